@@ -1,0 +1,132 @@
+"""Benchmarks of the network step and the two simulators (issue: core)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from scipy.integrate import solve_ivp
+from scipy.special import softmax
+from torchdiffeq import odeint
+
+from .. import LogSumExp, MHN, RecLag, integrate, iterate
+from ..ode import per_sample_rms_norm
+from . import benchmark, interleaved, timeit
+
+
+@benchmark("step_throughput")
+def step_throughput(quick: bool) -> dict:
+    """One RecLag step at N_V=512, N_H=250, B=4096 (float32) against the two bare matmuls."""
+    g = torch.Generator().manual_seed(0)
+    xi = torch.randn(250, 512, generator=g)
+    v = torch.randn(4096, 512, generator=g)
+    net = MHN(xi, memory=RecLag(5.0, 300.0))
+    t = interleaved({"matmuls": lambda: (v @ xi.T) @ xi, "step": lambda: net.step(v)}, repeats=9 if quick else 25)
+    ratio = t["matmuls"] / t["step"]
+    return {"step_ms": 1e3 * t["step"], "matmuls_ms": 1e3 * t["matmuls"], "ratio": ratio,
+            "target": "throughput ratio >= 0.9", "ok": ratio >= 0.9}
+
+
+def _planar(n: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    xi = 2.0 * torch.randn(5, 2, generator=g, dtype=torch.float64)
+    v0 = 3.0 * torch.randn(n, 2, generator=g, dtype=torch.float64)
+    return xi, v0
+
+
+@benchmark("integrate_overhead")
+def integrate_overhead(quick: bool) -> dict:
+    """integrate on 10 000 2-D initial conditions (5 memories, β=5, dopri5, rtol 1e-6, atol 1e-8,
+    t ∈ [0, 10]) against torchdiffeq.odeint called directly on the same vector field, and per
+    trajectory against scipy's solve_ivp looped over initial conditions."""
+    n = 10_000
+    xi, v0 = _planar(n)
+    net = MHN(xi, memory=LogSumExp(5.0))
+    t = torch.linspace(0, 10, 11, dtype=torch.float64)
+    solve = dict(method="dopri5", rtol=1e-6, atol=1e-8)
+
+    def field(_t, y):
+        return torch.softmax(5.0 * y @ xi.T, -1) @ xi - y
+
+    times = interleaved({
+        "integrate": lambda: integrate(net, v0, t, **solve),
+        "odeint_same_norm": lambda: odeint(field, v0, t, options={"norm": per_sample_rms_norm}, **solve),
+        "odeint_default_norm": lambda: odeint(field, v0, t, **solve),
+    }, repeats=3 if quick else 7)
+    xi_np, m = xi.numpy(), 20 if quick else 100
+
+    def scipy_loop():
+        for y0 in v0[:m].numpy():
+            solve_ivp(lambda _t, y: xi_np.T @ softmax(5.0 * xi_np @ y) - y, (0, 10), y0, method="RK45",
+                      rtol=1e-6, atol=1e-8, t_eval=t.numpy())
+
+    per_traj_scipy = timeit(scipy_loop, repeats=1, warmup=0) / m
+    per_traj_ours = times["integrate"] / n
+    ratio = times["integrate"] / times["odeint_same_norm"]
+    reclag = MHN(xi, memory=RecLag(5.0, 50.0))
+    t_events = timeit(lambda: integrate(reclag, v0, t, **solve), repeats=1 if quick else 3)
+    return {
+        "integrate_s": times["integrate"],
+        "odeint_same_norm_s": times["odeint_same_norm"],
+        "odeint_default_norm_s": times["odeint_default_norm"],
+        "ratio": ratio,
+        "scipy_per_trajectory_ms": 1e3 * per_traj_scipy,
+        "integrate_per_trajectory_ms": 1e3 * per_traj_ours,
+        "speedup_vs_scipy": per_traj_scipy / per_traj_ours,
+        "reclag_with_events_s": t_events,
+        "target": "ratio <= 1.2 and speedup_vs_scipy >= 100",
+        "ok": ratio <= 1.2 and per_traj_scipy / per_traj_ours >= 100,
+    }
+
+
+@benchmark("iterate_until_converged")
+def iterate_until_converged(quick: bool) -> dict:
+    """iterate with a tolerance (converged samples frozen) against a fixed step count, on a
+    batch where most samples converge within a few steps and a few need hundreds."""
+    g = torch.Generator().manual_seed(1)
+    xi = 2.0 * torch.randn(6, 2, generator=g)
+    net = MHN(xi, memory=LogSumExp(4.0))
+    n = 200_000 if quick else 1_000_000
+    v0 = xi[torch.randint(0, 6, (n,), generator=g)] + 0.05 * torch.randn(n, 2, generator=g)
+    # a few percent start between memories, where convergence is slow
+    slow = torch.rand(n, generator=g) < 0.03
+    v0[slow] = 3 * torch.randn(int(slow.sum()), 2, generator=g)
+    steps = 300
+    t = interleaved({
+        "converged": lambda: iterate(net, v0, steps=steps, tol=1e-6, keep="last"),
+        "fixed": lambda: iterate(net, v0, steps=steps, keep="last"),
+    }, repeats=3)
+    res = iterate(net, v0, steps=steps, tol=1e-6, keep="last")
+    ratio = t["converged"] / t["fixed"]
+    return {"converged_s": t["converged"], "fixed_s": t["fixed"], "ratio": ratio, "n": n, "steps_cap": steps,
+            "median_steps": float(res.n_steps.float().median()), "max_steps": int(res.n_steps.max()),
+            "target": "ratio < 1", "ok": ratio < 1}
+
+
+_MEMORY_PROBE = """
+import resource, sys, torch, json
+from hopdyn import MHN, RecLag, iterate
+n = int(sys.argv[1])
+g = torch.Generator().manual_seed(0)
+xi = 2.0 * torch.randn(5, 2, generator=g)
+v0 = 3.0 * torch.randn(n, 2, generator=g)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out = iterate(MHN(xi, memory=RecLag(2.0, 20.0)), v0, steps=50, tol=1e-5, keep="last", progress=False)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"peak_gib": peak / 2**20, "inputs_gib": base / 2**20, "converged": float(out.converged.float().mean())}))
+"""
+
+
+@benchmark("memory_1e7_initial_conditions")
+def memory_1e7(quick: bool) -> dict:
+    """Peak resident memory of iterate on 10⁷ 2-D initial conditions (float32, end states kept)."""
+    n = 1_000_000 if quick else 10_000_000
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(n)], capture_output=True, text=True, check=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"n": n, "peak_gib": res["peak_gib"], "process_before_run_gib": res["inputs_gib"],
+            "converged_fraction": res["converged"], "seconds": time.perf_counter() - t0,
+            "ratio": res["peak_gib"] / 4.0, "target": "peak < 4 GiB", "ok": res["peak_gib"] < 4.0}

@@ -1,0 +1,170 @@
+"""Lagrangians of the two neuron layers (Krotov & Hopfield 2021; RecLag paper eqs 3, 5, 7, 11).
+
+A Lagrangian is a small immutable object: calling it gives ``L(x)`` summed over the last
+dimension, and ``.activation(x)`` gives ``dL/dx`` in closed form (eq 3). The energy and the
+dynamics of :class:`hopdyn.MHN` are built from these two functions only.
+
+Memory Lagrangians with a gate (RecLag and its smoothed form) also expose ``G(h)`` (eq 13):
+the activation is ``gate(G) * softmax(beta h)``. Simulators use ``G`` to locate the switching
+surface ``G = 0`` where RecLag's activation jumps.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from ._validate import positive, positive_int
+
+
+class Lagrangian:
+    """Base class: ``L(x)`` (summed over the last dimension) and its gradient ``activation(x)``."""
+
+    #: True when the activation jumps on the surface ``G = 0`` (only RecLag).
+    has_jump: bool = False
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def activation(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def G(self, h: torch.Tensor) -> torch.Tensor:  # noqa: N802 - the paper's name
+        raise AttributeError(f"{type(self).__name__} has no gate; G(h) exists for RecLag only")
+
+
+@dataclass(frozen=True)
+class Quadratic(Lagrangian):
+    """``L(x) = ½‖x‖²``, activation ``x`` (eq 7): the default feature Lagrangian."""
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (x * x).sum(-1)
+
+    def activation(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+@dataclass(frozen=True)
+class Abs(Lagrangian):
+    """``L(x) = Σ|x_i|``, activation ``sign(x)`` (eq 5)."""
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return x.abs().sum(-1)
+
+    def activation(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sign(x)
+
+
+@dataclass(frozen=True)
+class LogSumExp(Lagrangian):
+    """``L(h) = (1/β)·lse(βh)``, activation ``softmax(βh)`` (eq 7): the vanilla MHN."""
+
+    beta: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "beta", positive(self.beta, "beta"))
+
+    def __call__(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.logsumexp(self.beta * h, dim=-1) / self.beta
+
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.beta * h, dim=-1)
+
+
+@dataclass(frozen=True)
+class RecLag(Lagrangian):
+    """Rectified Lagrangian ``L(h) = max((1/β)(lse(βh) − log γ), 0)`` (eq 11).
+
+    Its activation is ``χ(G(h))·softmax(βh)`` (eq 24) with ``χ(z) = 1`` for ``z ≥ 0`` and 0
+    otherwise, and ``G(h) = lse(βh) − log γ`` (eq 13). For ``γ > N_H`` the origin is a point
+    attractor (Theorem 1). The activation jumps on ``G = 0``; see :func:`hopdyn.integrate`.
+    """
+
+    beta: float = 1.0
+    gamma: float = 1.0
+    has_jump: bool = field(default=True, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "beta", positive(self.beta, "beta"))
+        object.__setattr__(self, "gamma", positive(self.gamma, "gamma"))
+
+    @property
+    def log_gamma(self) -> float:
+        return math.log(self.gamma)
+
+    def G(self, h: torch.Tensor) -> torch.Tensor:  # noqa: N802 - eq 13
+        """``G(h) = lse(βh) − log γ`` (eq 13); the gate is open where ``G ≥ 0``."""
+        return torch.logsumexp(self.beta * h, dim=-1) - self.log_gamma
+
+    def gate(self, G: torch.Tensor) -> torch.Tensor:  # noqa: N803
+        """``χ(G)``: 1 where ``G ≥ 0`` else 0 (the convention χ(0) = 1)."""
+        return (G >= 0).to(G.dtype)
+
+    def __call__(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(self.G(h), min=0.0) / self.beta
+
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        z = self.beta * h
+        p = torch.softmax(z, dim=-1)
+        # lse(z) = max(z) − log(max softmax(z)): the same stable max-shifted formula as
+        # torch.logsumexp, read off the softmax we need anyway (torch's logsumexp and exp are
+        # several times slower than its fused softmax on CPU)
+        G = z.amax(-1) - torch.log(p.amax(-1)) - self.log_gamma
+        return p * self.gate(G)[..., None]
+
+    def smooth(self, kappa: float) -> "SmoothRecLag":
+        """The smoothed RecLag with gate ``sigmoid(κ·G)``; tends to this one as κ → ∞."""
+        return SmoothRecLag(self.beta, self.gamma, kappa)
+
+
+@dataclass(frozen=True)
+class SmoothRecLag(RecLag):
+    """RecLag with a smooth gate: ``L(h) = softplus(κ·G(h)) / (κβ)``.
+
+    Its gradient is ``sigmoid(κ·G)·softmax(βh)``, so this is a convex Lagrangian whose
+    activation tends to RecLag's as κ → ∞ (``softplus(κz)/κ → max(z, 0)``). The right-hand side
+    of the dynamics is smooth, so any adaptive solver is accurate on it.
+    """
+
+    kappa: float = 100.0
+    has_jump: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "kappa", positive(self.kappa, "kappa"))
+
+    def gate(self, G: torch.Tensor) -> torch.Tensor:  # noqa: N803
+        return torch.sigmoid(self.kappa * G)
+
+    def __call__(self, h: torch.Tensor) -> torch.Tensor:
+        # logaddexp(z, 0) is softplus without torch's linear cut-off at z > 20, which would make
+        # the value disagree with the sigmoid gate by ~1e-9
+        z = self.kappa * self.G(h)
+        return torch.logaddexp(z, torch.zeros_like(z)) / (self.kappa * self.beta)
+
+
+@dataclass(frozen=True)
+class Polynomial(Lagrangian):
+    """Dense associative memory ``L(h) = Σ_μ σ(h_μ)`` with ``σ(x) = xⁿ`` (eq 5).
+
+    ``n = 2`` is the classical Hopfield network. ``rectified=True`` uses ``σ(x) = max(x, 0)ⁿ``
+    (Krotov & Hopfield 2016), which keeps the Lagrangian convex for odd ``n``.
+    """
+
+    n: int = 2
+    rectified: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n", positive_int(self.n, "n"))
+
+    def _base(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(h, min=0.0) if self.rectified else h
+
+    def __call__(self, h: torch.Tensor) -> torch.Tensor:
+        return self._base(h).pow(self.n).sum(-1)
+
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        if self.n == 1:
+            return (h > 0).to(h.dtype) if self.rectified else torch.ones_like(h)
+        return self.n * self._base(h).pow(self.n - 1)

@@ -1,0 +1,173 @@
+"""The Lagrangian two-body modern Hopfield network (Krotov & Hopfield 2021; RecLag paper §2).
+
+Feature neurons ``v ∈ R^{N_V}`` and memory neurons ``h ∈ R^{N_H}`` interact through
+``xi ∈ R^{N_H×N_V}`` (one memory per row). Everything here follows from two Lagrangians:
+the energy (eq 4), its adiabatic form (eq 8), the continuous dynamics (eqs 1–2) and the discrete
+adiabatic map (eq 12).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+
+from ._validate import ArrayLike, as_tensor, positive
+from .lagrangians import Lagrangian, LogSumExp, Quadratic
+
+
+@dataclass(frozen=True, eq=False)
+class MHN:
+    """A modern Hopfield network ``(xi, L_H, L_V, τ_V, τ_H)``.
+
+    Args:
+        xi: interaction matrix, shape ``(N_H, N_V)``, one memory per row.
+        memory: the memory Lagrangian ``L_H`` (default ``LogSumExp(1.0)``).
+        feature: the feature Lagrangian ``L_V`` (default ``Quadratic()``).
+        tau_v: feature time constant ``τ_V`` (> 0).
+        tau_h: memory time constant ``τ_H``; ``None`` is the adiabatic limit ``τ_H ≪ τ_V``
+            where ``h = xi g(v)``; a number gives the two-variable dynamics of eqs 1–2.
+
+    Inputs follow the batch convention: ``v`` has shape ``(..., N_V)``, ``h`` ``(..., N_H)``.
+    Results are tensors with the input's dtype and device (``xi`` is cast to them).
+    The network is immutable: :meth:`replace` returns a modified copy.
+    """
+
+    xi: Any
+    memory: Lagrangian = field(default_factory=lambda: LogSumExp(1.0))
+    feature: Lagrangian = field(default_factory=Quadratic)
+    tau_v: float = 1.0
+    tau_h: float | None = None
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        xi = as_tensor(self.xi, "xi", min_dim=2)
+        if xi.dim() != 2:
+            raise ValueError(f"xi must have shape (N_H, N_V), got shape {tuple(xi.shape)}")
+        object.__setattr__(self, "xi", xi)
+        for name, lag in (("memory", self.memory), ("feature", self.feature)):
+            if not isinstance(lag, Lagrangian):
+                raise ValueError(f"{name} must be a hopdyn Lagrangian (e.g. hd.LogSumExp(beta)), got {lag!r}")
+        object.__setattr__(self, "tau_v", positive(self.tau_v, "tau_v"))
+        if self.tau_h is not None:
+            object.__setattr__(self, "tau_h", positive(self.tau_h, "tau_h"))
+
+    # -- shape and dtype ----------------------------------------------------------------------
+    @property
+    def n_memories(self) -> int:
+        """``N_H``, the number of memories (rows of ``xi``)."""
+        return self.xi.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        """``N_V``, the feature dimension (columns of ``xi``)."""
+        return self.xi.shape[1]
+
+    @property
+    def adiabatic(self) -> bool:
+        return self.tau_h is None
+
+    @property
+    def has_gate(self) -> bool:
+        """True when the memory Lagrangian has a gate ``G`` (RecLag and its smoothed form)."""
+        return hasattr(self.memory, "gate")
+
+    def replace(self, **changes: Any) -> "MHN":
+        """A copy with some fields changed, e.g. ``net.replace(memory=hd.RecLag(5, 300))``."""
+        return replace(self, **changes)
+
+    def xi_like(self, x: torch.Tensor) -> torch.Tensor:
+        """``xi`` in the dtype and on the device of ``x`` (conversions are cached)."""
+        xi = self.xi
+        if xi.dtype == x.dtype and xi.device == x.device:
+            return xi
+        key = (x.dtype, x.device)
+        if key not in self._cache:
+            self._cache[key] = xi.to(dtype=x.dtype, device=x.device)
+        return self._cache[key]
+
+    def check_v(self, v: ArrayLike, name: str = "v") -> torch.Tensor:
+        """Validate a batch of feature states; returns a tensor of shape ``(..., N_V)``."""
+        return as_tensor(v, name, like=self.xi, last_dim=self.n_features)
+
+    def check_h(self, h: ArrayLike, name: str = "h", like: torch.Tensor | None = None) -> torch.Tensor:
+        """Validate a batch of memory states; returns a tensor of shape ``(..., N_H)``."""
+        return as_tensor(h, name, like=self.xi if like is None else like, last_dim=self.n_memories)
+
+    # -- the model (public entry points validate; the underscored ones are the hot paths) -----
+    def hidden(self, v: ArrayLike) -> torch.Tensor:
+        """Memory state in the adiabatic limit, ``h = xi g(v)`` (eq 2 at equilibrium)."""
+        return self._hidden(self.check_v(v))
+
+    def _hidden(self, v: torch.Tensor) -> torch.Tensor:
+        return self.feature.activation(v) @ self.xi_like(v).T
+
+    def energy(self, v: ArrayLike, h: ArrayLike | None = None) -> torch.Tensor:
+        """Energy, shape ``(...)``.
+
+        ``energy(v)``: adiabatic energy ``E(v) = v·g(v) − L_V(v) − L_H(xi g(v))``
+        (eq 8 for Quadratic ``L_V`` and LogSumExp ``L_H``).
+        ``energy(v, h)``: two-body energy, eq 4,
+        ``E = v·g − L_V + h·f(h) − L_H(h) − f(h)ᵀ xi g(v)``.
+        """
+        v = self.check_v(v)
+        if h is None:
+            return self._energy(v)
+        h = self.check_h(h, like=v)
+        if h.shape[:-1] != v.shape[:-1]:
+            raise ValueError(f"v and h must share batch dimensions, got {tuple(v.shape)} and {tuple(h.shape)}")
+        return self._energy2(v, h)
+
+    def _feature_part(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        g = self.feature.activation(v)
+        return g, (v * g).sum(-1) - self.feature(v)
+
+    def _energy(self, v: torch.Tensor) -> torch.Tensor:
+        g, ev = self._feature_part(v)
+        return ev - self.memory(g @ self.xi_like(v).T)
+
+    def _energy2(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        g, ev = self._feature_part(v)
+        f = self.memory.activation(h)
+        return ev + (h * f).sum(-1) - self.memory(h) - (f * (g @ self.xi_like(v).T)).sum(-1)
+
+    def step(self, v: ArrayLike) -> torch.Tensor:
+        """One discrete adiabatic step, eq 12 (eq 36 with τ_V = Δt): ``v ← xiᵀ f(xi g(v))``.
+
+        For LogSumExp this is the Ramsauer update ``xiᵀ softmax(β xi v)``; for RecLag it is
+        ``χ(G(xi v))·xiᵀ softmax(β xi v)``.
+        """
+        return self._step(self.check_v(v))
+
+    def _step(self, v: torch.Tensor) -> torch.Tensor:
+        xi = self.xi_like(v)
+        return self.memory.activation(self.feature.activation(v) @ xi.T) @ xi
+
+    def gate_value(self, v: ArrayLike) -> torch.Tensor:
+        """``G(xi g(v))`` (eq 13), shape ``(...)``: the gate is open where it is ≥ 0."""
+        if not self.has_gate:
+            raise ValueError(f"the memory Lagrangian {self.memory!r} has no gate; use RecLag")
+        return self.memory.G(self._hidden(self.check_v(v)))
+
+    def velocity(self, v: ArrayLike, h: ArrayLike | None = None):
+        """The vector field of eqs 1–2.
+
+        Adiabatic (``tau_h=None``): returns ``dv/dt = (xiᵀ f(xi g(v)) − v)/τ_V``.
+        Two-variable: returns ``(dv/dt, dh/dt)`` with ``τ_H dh/dt = xi g(v) − h``.
+        """
+        v = self.check_v(v)
+        if self.adiabatic:
+            if h is not None:
+                raise ValueError("h was given but the network is adiabatic (tau_h=None); pass tau_h to simulate h")
+            return (self._step(v) - v) / self.tau_v
+        h = self._hidden(v) if h is None else self.check_h(h, like=v)
+        return self._velocity2(v, h)
+
+    def _velocity2(
+        self, v: torch.Tensor, h: torch.Tensor, f: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        xi = self.xi_like(v)
+        f = self.memory.activation(h) if f is None else f
+        dv = (f @ xi - v) / self.tau_v
+        dh = (self.feature.activation(v) @ xi.T - h) / self.tau_h
+        return dv, dh

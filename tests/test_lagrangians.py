@@ -1,0 +1,104 @@
+"""Each Lagrangian's closed-form activation against autograd, and its numerics."""
+import math
+
+import pytest
+import torch
+
+import hopdyn as hd
+
+LAGRANGIANS = [
+    hd.Quadratic(),
+    hd.Abs(),
+    hd.LogSumExp(0.7),
+    hd.LogSumExp(3.0),
+    hd.RecLag(2.0, 5.0),
+    hd.RecLag(2.0, 1e4),
+    hd.RecLag(1.5, 3.0).smooth(7.0),
+    hd.Polynomial(2),
+    hd.Polynomial(3),
+    hd.Polynomial(4, rectified=True),
+    hd.Polynomial(1),
+]
+
+
+@pytest.mark.parametrize("lag", LAGRANGIANS, ids=repr)
+def test_activation_is_the_gradient(lag):
+    g = torch.Generator().manual_seed(1)
+    x = 1.5 * torch.randn(64, 7, generator=g, dtype=torch.float64)
+    if isinstance(lag, hd.RecLag) and not isinstance(lag, hd.SmoothRecLag):
+        x = x[lag.G(x).abs() > 1e-3]  # off the kink G = 0
+        assert x.shape[0] > 10
+    x.requires_grad_(True)
+    (grad,) = torch.autograd.grad(lag(x).sum(), x)
+    torch.testing.assert_close(lag.activation(x.detach()), grad, rtol=1e-12, atol=1e-12)
+
+
+def test_reclag_gate_both_sides_are_exercised():
+    lag = hd.RecLag(2.0, 5.0)
+    x = torch.randn(500, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    G = lag.G(x)
+    assert (G > 0).any() and (G < 0).any()
+    act = lag.activation(x)
+    assert torch.all(act[G < 0] == 0)
+    torch.testing.assert_close(act[G > 0], torch.softmax(2.0 * x[G > 0], -1))
+
+
+def test_reclag_gate_is_open_at_zero():
+    # χ(0) = 1: with h = 0 and γ = N_H, G(0) = log(N_H) - log(γ) = 0 exactly.
+    lag = hd.RecLag(1.0, 4.0)
+    h = torch.zeros(1, 4, dtype=torch.float64)
+    assert lag.G(h).item() == pytest.approx(0.0, abs=1e-15)
+    torch.testing.assert_close(lag.activation(h), torch.full((1, 4), 0.25, dtype=torch.float64))
+
+
+def test_reclag_values():
+    lag = hd.RecLag(2.0, 3.0)
+    h = torch.tensor([[0.3, -1.0, 2.0]], dtype=torch.float64)
+    lse = math.log(sum(math.exp(2.0 * x) for x in (0.3, -1.0, 2.0)))
+    assert lag.G(h).item() == pytest.approx(lse - math.log(3.0), rel=1e-14)
+    assert lag(h).item() == pytest.approx(max(lse - math.log(3.0), 0) / 2.0, rel=1e-14)
+
+
+def test_smooth_reclag_tends_to_reclag():
+    lag = hd.RecLag(2.0, 5.0)
+    x = torch.randn(200, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    x = x[lag.G(x).abs() > 0.05]
+    errs = [(lag.smooth(k).activation(x) - lag.activation(x)).abs().max().item() for k in (10, 100, 1000)]
+    assert errs[0] > errs[1] > errs[2]
+    assert errs[2] < 1e-10
+    torch.testing.assert_close(lag.smooth(1e4)(x), lag(x), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_large_beta_and_large_inputs_stay_finite(dtype):
+    h = torch.tensor([[1e4, -1e4, 5e3], [0.0, 1e-3, -2.0]], dtype=dtype)
+    for lag in (hd.LogSumExp(1000.0), hd.RecLag(1000.0, 1e3)):
+        assert torch.isfinite(lag(h)).all()
+        assert torch.isfinite(lag.activation(h)).all()
+        torch.testing.assert_close(lag.activation(h).sum(-1)[0], torch.tensor(1.0, dtype=dtype))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: hd.LogSumExp(0.0), "beta"),
+        (lambda: hd.LogSumExp(-1.0), "beta"),
+        (lambda: hd.LogSumExp(float("nan")), "beta"),
+        (lambda: hd.RecLag(1.0, 0.0), "gamma"),
+        (lambda: hd.RecLag(1.0, -2.0), "gamma"),
+        (lambda: hd.RecLag(-1.0, 2.0), "beta"),
+        (lambda: hd.RecLag(1.0, float("inf")), "gamma"),
+        (lambda: hd.RecLag(1.0, 2.0).smooth(0.0), "kappa"),
+        (lambda: hd.Polynomial(0), "n"),
+        (lambda: hd.Polynomial(2.5), "n"),
+        (lambda: hd.LogSumExp("a"), "beta"),
+    ],
+)
+def test_bad_parameters(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_G_only_for_gated():
+    with pytest.raises(AttributeError, match="RecLag"):
+        hd.LogSumExp(1.0).G(torch.zeros(2))
