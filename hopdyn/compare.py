@@ -6,44 +6,10 @@ from dataclasses import dataclass
 import torch
 
 from ._validate import ArrayLike, positive
+from .basins import memory_attractors
 from .network import MHN
 from .ode import integrate
 from .stepper import iterate
-
-
-@dataclass(frozen=True)
-class Attractors:
-    """Named point attractors of a network: ``names[i]`` sits at ``points[i]``."""
-
-    names: list[str]
-    points: torch.Tensor  # (A, N_V)
-
-    def label(self, states: torch.Tensor, tol: float) -> list[str]:
-        """Name of the attractor within ``tol`` of each state (``"other"`` when none is)."""
-        if not self.names:
-            return ["other"] * states.shape[0]
-        d = torch.cdist(states, self.points.to(states))
-        best = d.argmin(-1)
-        return [self.names[b] if d[i, b] <= tol else "other" for i, b in enumerate(best.tolist())]
-
-
-def memory_attractors(net: MHN, steps: int = 2000, tol: float = 1e-12) -> Attractors:
-    """The origin (when it is a fixed point) and the fixed point reached from each memory that
-    stays nearest to it. A memory whose own trajectory ends elsewhere — at the origin, say, when
-    γ is large — is not listed: it has been swallowed."""
-    xi = net.xi
-    ends = iterate(net, xi, steps=steps, tol=tol, keep="last").final
-    names, points = [], []
-    zero = torch.zeros(1, net.n_features, dtype=xi.dtype, device=xi.device)
-    if bool((net._step(zero) == 0).all()):
-        names.append("origin")
-        points.append(zero[0])
-    nearest = torch.cdist(ends, xi).argmin(-1)
-    for k in range(net.n_memories):
-        if int(nearest[k]) == k and float(ends[k].norm()) > 0:
-            names.append(f"memory {k}")
-            points.append(ends[k])
-    return Attractors(names, torch.stack(points) if points else zero[:0])
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
-from ._validate import positive, positive_int
+from ._validate import as_tensor, positive, positive_int
 
 
 class Lagrangian:
@@ -70,6 +71,59 @@ class LogSumExp(Lagrangian):
 
     def activation(self, h: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.beta * h, dim=-1)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class WeightedLogSumExp(Lagrangian):
+    """``L(h) = (1/β)·lse(βh + log m)``, activation ``softmax(βh + log m)``: memories with masses.
+
+    With Quadratic ``L_V`` the network ``MHN(xi, memory=WeightedLogSumExp(β, m))`` has the
+    weighted energy ``E(q) = ½‖q‖² − β⁻¹ log Σ_μ m_μ exp(β q·ξ_μ)`` and the update
+    ``q ← Σ_μ softmax(β q·ξ + log m)_μ ξ_μ`` (continual-learning paper, seed 002): a memory of
+    mass ``m_μ`` acts as ``m_μ`` copies of ``ξ_μ``, and all masses 1 is :class:`LogSumExp`.
+
+    Args:
+        beta: inverse temperature (> 0).
+        mass: one finite mass > 0 per memory, shape ``(N_H,)``; its length must equal the
+            number of memories of the network it is used in (checked at every call).
+    """
+
+    beta: float
+    mass: Any
+    _cache: dict = field(default_factory=dict, init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "beta", positive(self.beta, "beta"))
+        # float64 so that log m is exact for the float64 verification paths
+        mass = as_tensor(self.mass, "mass").to(torch.float64)
+        if mass.dim() != 1:
+            raise ValueError(f"mass must be a 1-D array with one entry per memory, got shape {tuple(mass.shape)}")
+        if not bool((mass > 0).all()):
+            raise ValueError(f"mass must be > 0 for every memory, got min {mass.min().item()!r}")
+        object.__setattr__(self, "mass", mass)
+
+    def __repr__(self) -> str:
+        return f"WeightedLogSumExp(beta={self.beta}, N_H={self.mass.shape[0]}, total_mass={float(self.mass.sum()):.6g})"
+
+    def log_mass(self, h: torch.Tensor) -> torch.Tensor:
+        """``log m`` in the dtype and on the device of ``h``, after checking ``h`` has one entry
+        per mass (cached per dtype and device)."""
+        n = self.mass.shape[0]
+        if h.shape[-1] != n:
+            raise ValueError(
+                f"WeightedLogSumExp has {n} masses but got {h.shape[-1]} memories (h has shape {tuple(h.shape)}); "
+                "mass must have one entry per memory, i.e. per row of xi"
+            )
+        key = (h.dtype, h.device)
+        if key not in self._cache:
+            self._cache[key] = torch.log(self.mass.to(dtype=h.dtype, device=h.device))
+        return self._cache[key]
+
+    def __call__(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.logsumexp(self.beta * h + self.log_mass(h), dim=-1) / self.beta
+
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.beta * h + self.log_mass(h), dim=-1)
 
 
 @dataclass(frozen=True)

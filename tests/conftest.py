@@ -1,17 +1,16 @@
 import os
 
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    # subprocesses (CLI tests, notebook kernels) inherit this: one OpenMP thread per process
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+# subprocesses (CLI tests, notebook kernels) inherit this: one OpenMP thread per process
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pytest
 import torch
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-# under pytest-xdist every worker is a process of its own: one torch thread each, or the workers'
-# OpenMP pools oversubscribe the 2 cores and small tensor ops slow down tenfold
-torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
+# one torch thread per test process: the tests' tensors are small, and with pytest -n 2 the
+# workers' OpenMP pools would oversubscribe the 2 cores (small ops measured 10-300x slower)
+torch.set_num_threads(1)
 
 
 @pytest.fixture

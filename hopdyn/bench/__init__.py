@@ -15,7 +15,7 @@ from collections.abc import Callable
 BENCHMARKS: dict[str, Callable[[bool], dict]] = {}
 
 #: Modules of hopdyn.bench that register benchmarks.
-MODULES = ("core",)
+MODULES = ("core", "analysis", "ood")
 
 
 def benchmark(name: str):

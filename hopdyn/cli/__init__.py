@@ -9,7 +9,7 @@ import importlib
 import sys
 
 #: Subcommand modules in ``hopdyn.cli``.
-COMMANDS = ("simulate", "bench")
+COMMANDS = ("simulate", "bench", "figures", "verify", "mha", "continual", "ahop", "ood")
 
 
 class _Parser(argparse.ArgumentParser):

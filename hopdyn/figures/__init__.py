@@ -24,7 +24,7 @@ class FigureSpec:
 FIGURES: dict[str, FigureSpec] = {}
 
 #: Modules of hopdyn.figures that register recipes.
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("paper", "theory", "mha", "continual", "ood", "adaptive")
 
 
 def figure(name: str, caption: str):

@@ -1,0 +1,86 @@
+"""Recipes for the theorem and basin figures on the planar network (β = 4): basin maps, Theorem 1's
+three radii and Theorem 2's sweep, drawn from the reports of :mod:`hopdyn.theorems` and the maps
+of :mod:`hopdyn.basins`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .. import landscape as land
+from ..basins import basin_map, boundary_cells
+from ..examples import PLANAR_BETA, PLANAR_GAMMA, planar_memories
+from ..lagrangians import RecLag
+from ..theorems import check_theorem1, check_theorem2
+from . import figure, save
+from .paper import DPI, TITLES, planar_networks, seeded_starts
+
+#: A γ large enough that memory 1 of the planar network is swallowed by the origin's basin.
+SWALLOW_GAMMA = 100000.0
+
+
+@figure(
+    "basin_maps",
+    "Basins of attraction of the discrete map (eq 12) on a 240 x 240 grid of the planar network (beta = 4), "
+    "coloured by the attractor reached, boundaries in black, each basin's share of the square in the legend: "
+    "vanilla MHN (five memories), RecLag with gamma = 1000 (the origin's basin, grey, contains B0, dashed) "
+    "and with gamma = 100000, where memory 1 has fallen into B0 and is no longer an attractor.",
+)
+def basins(out_dir: Path) -> list[Path]:
+    from ..plots.landscape import basin_maps
+
+    nets = [*planar_networks()]
+    nets.append(nets[1].replace(memory=RecLag(PLANAR_BETA, SWALLOW_GAMMA)))
+    maps = [basin_map(n, 240, progress=False) for n in nets]
+    fig = basin_maps(
+        maps,
+        [boundary_cells(m.labels) for m in maps],
+        [*TITLES, "RecLag(beta=4, gamma=100000)"],
+        [None] + [land.b0_boundary(n) for n in nets[1:]],
+    )
+    return save(fig, out_dir, "basin_maps", dpi=DPI)
+
+
+@figure(
+    "theorem1_radii",
+    "Theorem 1 on the planar network (RecLag, beta = 4, gamma = 1000) over its energy: circles of the paper's "
+    "radius eps (eq 39, dotted), the Cauchy-Schwarz radius eps_CS (dashed) and the exact radius r* (solid), "
+    "which touches the boundary of B0 (white) at the cross; every point inside a circle is sent to 0 in one step.",
+)
+def radii(out_dir: Path) -> list[Path]:
+    from ..plots.landscape import theorem1_radii
+
+    net = planar_networks()[1]
+    report = check_theorem1(net.xi, PLANAR_BETA, PLANAR_GAMMA)
+    fig = theorem1_radii(
+        land.energy_landscape(net, extent=(-1.5, 1.5, -1.5, 1.5), n=161), report, land.b0_boundary(net, n_angles=720)
+    )
+    return save(fig, out_dir, "theorem1_radii", dpi=DPI)
+
+
+@figure(
+    "theorem2_sweep",
+    "Theorem 2 on the planar network (beta = 4): the largest distance between the RecLag and the vanilla "
+    "trajectory (discrete map) from three seeded starts, against gamma/gamma* (gamma* = the smallest "
+    "sum_mu exp(beta xi_mu . v) along the vanilla trajectory). It is exactly 0 for every gamma < gamma* "
+    "and jumps once gamma passes gamma*.",
+)
+def sweep(out_dir: Path) -> list[Path]:
+    from ..plots.landscape import theorem2_sweep
+
+    xi = planar_memories()
+    starts = seeded_starts(3, 2.0, seed=2)
+    ratios = (
+        torch.cat(
+            [
+                torch.logspace(-2, 2, 33, dtype=torch.float64),
+                torch.tensor([0.99, 0.999, 1.001, 1.01], dtype=torch.float64),
+            ]
+        )
+        .sort()
+        .values
+    )
+    reports = [check_theorem2(xi, PLANAR_BETA, v0, ratios=ratios) for v0 in starts]
+    labels = [f"start ({v[0]:+.2f}, {v[1]:+.2f})" for v in starts.tolist()]
+    return save(theorem2_sweep(reports, labels), out_dir, "theorem2_sweep", dpi=DPI)

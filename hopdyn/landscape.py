@@ -1,0 +1,428 @@
+"""Energy landscapes: the energy, the density p_H, the basin B0 and the vector field on a plane.
+
+Everything here is an analysis that returns data (dataclasses of tensors); the pictures are drawn
+by :mod:`hopdyn.plots.landscape` and :mod:`hopdyn.plots.interactive`.
+
+A landscape lives on a 2-D plane of feature space. For a network with ``N_V = 2`` that is the
+feature space itself; in ``N_V`` dimensions :meth:`hopdyn.basins.Plane.through` spans the plane
+through three points (by default the origin and the first two memories), and every analysis
+evaluates the full ``N_V``-dimensional quantity at the points of that plane.
+
+- :func:`energy_landscape`: the adiabatic energy ``E(v) = v·g(v) − L_V(v) − L_H(xi g(v))`` (eq 8).
+- :func:`density_landscape`: ``log p_H(x) = lse_μ(β xi_μ·x) − log Z`` (eqs 17–18) and
+  ``G(xi x)`` (eq 13), whose zero level is the boundary of ``B0 = {p_H < δ}`` (Theorem 3).
+- :func:`b0_boundary`: that boundary located exactly, by bisection along rays.
+- :func:`vector_field`: ``dv/dt`` (eq 1 on the slow manifold ``h = xi g(v)``) for phase portraits.
+- :func:`landscape_paths`: both simulators from the same starts, in plane coordinates.
+- :func:`landscape_sweep`: energies and paths over a grid of (memory set, β, γ) for the explorer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ._validate import ArrayLike, as_tensor, positive, positive_int
+from .basins import Plane
+from .compare import memory_attractors
+from .lagrangians import LogSumExp, Quadratic, RecLag
+from .network import MHN
+from .ode import integrate
+from .stepper import iterate
+from .trajectory import Trajectory
+
+Extent = tuple[float, float, float, float]  # (s_min, s_max, t_min, t_max)
+
+
+# -- planes and grids ---------------------------------------------------------------------------
+def default_plane(net: MHN) -> Plane:
+    """The feature plane itself for ``N_V = 2``; otherwise the plane through the origin and the
+    first two memories (it holds RecLag's origin attractor and two memory attractors) — the
+    same default as :func:`hopdyn.basins.basin_map`."""
+    xi = net.xi.to(torch.float64)
+    if net.n_features == 2:
+        return Plane.standard()
+    if net.n_memories < 2:
+        raise ValueError("a network with N_V > 2 needs at least 2 memories for the default plane; pass plane=")
+    return Plane.through(torch.zeros_like(xi[0]), xi[0], xi[1], ("origin", "memory 0", "memory 1"))
+
+
+def _check_plane(net: MHN, plane: Plane | None) -> Plane:
+    plane = default_plane(net) if plane is None else plane
+    if not isinstance(plane, Plane):
+        raise ValueError(
+            f"plane must be a hopdyn.basins.Plane (e.g. Plane.through(a, b, c)), got {type(plane).__name__}"
+        )
+    if plane.origin.shape[-1] != net.n_features:
+        raise ValueError(
+            f"plane lives in {plane.origin.shape[-1]} dimensions but the network has N_V = {net.n_features}"
+        )
+    return plane
+
+
+def plane_distance(plane: Plane, v: torch.Tensor) -> torch.Tensor:
+    """Euclidean distance of points ``(..., N_V)`` from the plane, shape ``(...)``."""
+    return (v - plane.embed(plane.project(v))).norm(dim=-1)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A regular grid on a plane: point ``[j, i]`` sits at plane coordinates ``(s[i], t[j])``."""
+
+    plane: Plane
+    s: torch.Tensor  # (n_s,)
+    t: torch.Tensor  # (n_t,)
+
+    @property
+    def extent(self) -> Extent:
+        return (float(self.s[0]), float(self.s[-1]), float(self.t[0]), float(self.t[-1]))
+
+    @property
+    def coords(self) -> torch.Tensor:
+        """``(n_t, n_s, 2)`` plane coordinates."""
+        tt, ss = torch.meshgrid(self.t, self.s, indexing="ij")
+        return torch.stack([ss, tt], dim=-1)
+
+    @property
+    def points(self) -> torch.Tensor:
+        """``(n_t, n_s, N_V)`` points of feature space."""
+        return self.plane.embed(self.coords)
+
+
+def _resolve_grid(net: MHN, plane: Plane | None, extent: Extent | None, n: int | tuple[int, int]) -> Grid:
+    plane = _check_plane(net, plane)
+    if extent is None:
+        # a square around the memories and the plane's origin, with a margin
+        m = float(plane.project(net.xi).abs().max())
+        r = 1.35 * max(m, 1e-3)
+        extent = (-r, r, -r, r)
+    if len(extent) != 4:
+        raise ValueError(f"extent must be (s_min, s_max, t_min, t_max), got {extent!r}")
+    s0, s1, t0, t1 = (float(e) for e in extent)
+    if not all(math.isfinite(e) for e in (s0, s1, t0, t1)) or not (s1 > s0 and t1 > t0):
+        raise ValueError(f"extent must be finite with s_min < s_max and t_min < t_max, got {extent!r}")
+    n_s, n_t = (n, n) if isinstance(n, int) else tuple(n)
+    n_s, n_t = positive_int(n_s, "n", minimum=2), positive_int(n_t, "n", minimum=2)
+    kw = dict(dtype=net.xi.dtype, device=net.xi.device)
+    return Grid(plane, torch.linspace(s0, s1, n_s, **kw), torch.linspace(t0, t1, n_t, **kw))
+
+
+def _memory_coords(net: MHN, plane: Plane) -> tuple[torch.Tensor, torch.Tensor]:
+    return plane.project(net.xi), plane_distance(plane, net.xi)
+
+
+# -- energy ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EnergyLandscape:
+    """The adiabatic energy on a grid (eq 8; for RecLag with its Lagrangian, eq 11, as L_H)."""
+
+    grid: Grid
+    energy: torch.Tensor  # (n_t, n_s)
+    memories: torch.Tensor  # (N_H, 2) plane coordinates of the memories
+    memory_offset: torch.Tensor  # (N_H,) distance of each memory from the plane
+    title: str  # the memory Lagrangian, e.g. "RecLag(beta=4.0, gamma=1000.0)"
+
+
+def energy_landscape(
+    net: MHN, plane: Plane | None = None, extent: Extent | None = None, n: int | tuple[int, int] = 101
+) -> EnergyLandscape:
+    """``E(v) = v·g(v) − L_V(v) − L_H(xi g(v))`` at the points of a grid on ``plane``."""
+    grid = _resolve_grid(net, plane, extent, n)
+    with torch.no_grad():
+        energy = net._energy(grid.points)
+    mem, off = _memory_coords(net, grid.plane)
+    return EnergyLandscape(grid, energy, mem, off, repr(net.memory))
+
+
+# -- density and B0 (Theorem 3) -------------------------------------------------------------------
+@dataclass(frozen=True)
+class DensityLandscape:
+    """``log p_H`` (eqs 17–18) and ``G`` (eq 13) on a grid; ``B0 = {G < 0} = {p_H < δ}``."""
+
+    grid: Grid
+    log_density: torch.Tensor  # (n_t, n_s): log p_H(x) = lse_μ(β xi_μ·x) − log Z
+    G: torch.Tensor  # (n_t, n_s): lse(β xi x) − log γ; B0 is where G < 0
+    log_Z: float
+    log_delta: float  # log δ = log γ − log Z: p_H < δ exactly where G < 0
+    normaliser: str  # how Z was computed (which region it normalises over)
+    memories: torch.Tensor  # (N_H, 2)
+
+    @property
+    def in_b0(self) -> torch.Tensor:
+        return self.G < 0
+
+
+def _require_reclag(net: MHN) -> RecLag:
+    if not isinstance(net.memory, RecLag):
+        raise ValueError(f"the density p_H and B0 need a RecLag network (it has beta and gamma), got {net.memory!r}")
+    if not isinstance(net.feature, Quadratic):
+        raise ValueError(f"Theorem 3 assumes the Quadratic feature Lagrangian, got {net.feature!r}")
+    return net.memory
+
+
+def density_landscape(
+    net: MHN,
+    plane: Plane | None = None,
+    extent: Extent | None = None,
+    n: int | tuple[int, int] = 101,
+    R: float | None = None,
+) -> DensityLandscape:
+    """The density ``p_H(x) = Σ_μ exp(β xi_μ·x) / Z`` (eqs 17–18) and ``G(xi x)`` on a grid.
+
+    With ``R`` the normaliser is Theorem 3's ``Z = Σ_μ ∫_{‖x‖≤R} exp(β xi_μ·x) dx`` over the ball
+    (closed form, :func:`hopdyn.theorems.log_ball_exp_integral`). Without it, ``Z`` is the integral
+    over the plotted square (trapezoidal rule on the grid), so that ``p_H`` is the density of the
+    picture itself; for
+    ``N_V > 2`` that is the density restricted to the plane. ``normaliser`` says which.
+    Either way ``p_H < δ = γ/Z`` exactly where ``G < 0`` (eqs 63–65).
+    """
+    lag = _require_reclag(net)
+    grid = _resolve_grid(net, plane, extent, n)
+    with torch.no_grad():
+        score = torch.logsumexp(lag.beta * (grid.points @ net.xi.T), dim=-1)  # lse_μ(β xi_μ·x)
+    if R is not None:
+        from .theorems import log_ball_exp_integral
+
+        R = positive(R, "R")
+        log_terms = log_ball_exp_integral(_np64(lag.beta * net.xi.norm(dim=-1)), net.n_features, R)
+        log_Z = float(torch.logsumexp(torch.as_tensor(log_terms, dtype=torch.float64), 0))
+        normaliser = f"Theorem 3: Z over the ball |x| <= {R:g} of R^{net.n_features} (closed form)"
+    else:
+        ws, wt = _trapezoid_weights(grid.s), _trapezoid_weights(grid.t)
+        log_w = torch.log(wt[:, None] * ws[None, :])
+        log_Z = float(torch.logsumexp((score + log_w).reshape(-1), 0))
+        where = (
+            "the plotted square" if net.n_features == 2 else "the plotted square of the plane (a density on the plane)"
+        )
+        normaliser = f"Z over {where}, trapezoidal rule on the grid"
+    mem, _ = _memory_coords(net, grid.plane)
+    return DensityLandscape(
+        grid=grid,
+        log_density=score - log_Z,
+        G=score - lag.log_gamma,
+        log_Z=log_Z,
+        log_delta=lag.log_gamma - log_Z,
+        normaliser=normaliser,
+        memories=mem,
+    )
+
+
+def _np64(x: torch.Tensor):
+    return x.detach().cpu().double().numpy()
+
+
+def _trapezoid_weights(x: torch.Tensor) -> torch.Tensor:
+    h = x[1:] - x[:-1]
+    w = torch.zeros_like(x)
+    w[:-1] += h / 2
+    w[1:] += h / 2
+    return w
+
+
+@dataclass(frozen=True)
+class B0Boundary:
+    """Points of ``∂B0 = {G(xi v) = 0}`` in a plane, one per ray from ``center``.
+
+    ``bounded[k]`` is False where the ray stays inside B0 up to ``r_max`` (then ``coords[k]`` is
+    the point at ``r_max``): B0 is unbounded in directions where every ``xi_μ·d ≤ 0``."""
+
+    coords: torch.Tensor  # (K, 2) plane coordinates
+    points: torch.Tensor  # (K, N_V)
+    radius: torch.Tensor  # (K,) distance from center
+    bounded: torch.Tensor  # (K,) bool
+    center: torch.Tensor  # (2,)
+
+
+def b0_boundary(
+    net: MHN,
+    plane: Plane | None = None,
+    n_angles: int = 360,
+    center: ArrayLike | None = None,
+    r_max: float | None = None,
+    iters: int = 80,
+) -> B0Boundary:
+    """Locate ``∂B0`` in a plane by bisection along ``n_angles`` rays from ``center``.
+
+    ``G(xi v) = lse(β xi v) − log γ`` is convex along every line, and ``G < 0`` at the centre,
+    so each ray crosses ``G = 0`` at most once: bisection on the sign of ``G`` finds it to
+    ``r_max · 2^-iters``. The centre defaults to the origin's projection (the origin itself for
+    planes through it), and must lie in B0 (for ``γ ≤ N_H`` B0 does not contain the origin).
+    """
+    lag = _require_reclag(net)
+    plane = _check_plane(net, plane)
+    n_angles = positive_int(n_angles, "n_angles", minimum=3)
+    iters = positive_int(iters, "iters")
+    xi = net.xi
+    c = (
+        plane.project(torch.zeros_like(xi[0]))
+        if center is None
+        else as_tensor(center, "center", like=xi, last_dim=2).to(xi)
+    )
+    G = lambda v: lag.G(v @ xi.T)  # noqa: E731
+    if float(G(plane.embed(c))) >= 0:
+        raise ValueError(
+            f"center {c.tolist()} is not in B0 (G >= 0 there); with gamma <= N_H = {net.n_memories} B0 does not "
+            "contain the origin, so pass a center inside B0"
+        )
+    if r_max is None:
+        r_max = 4.0 * (float(plane.project(xi).sub(c).norm(dim=-1).max()) + 1.0)
+    r_max = positive(r_max, "r_max")
+    theta = torch.arange(n_angles, dtype=xi.dtype, device=xi.device) * (2 * math.pi / n_angles)
+    d = torch.stack([torch.cos(theta), torch.sin(theta)], dim=-1)  # (K, 2)
+    ray = lambda r: plane.embed(c + r[:, None] * d)  # noqa: E731
+    with torch.no_grad():
+        bounded = G(ray(torch.full_like(theta, r_max))) >= 0
+        lo, hi = torch.zeros_like(theta), torch.full_like(theta, r_max)
+        for _ in range(iters):
+            mid = 0.5 * (lo + hi)
+            inside = G(ray(mid)) < 0
+            lo, hi = torch.where(inside, mid, lo), torch.where(inside, hi, mid)
+        r = torch.where(bounded, 0.5 * (lo + hi), hi)
+    coords = c + r[:, None] * d
+    return B0Boundary(coords, plane.embed(coords), r, bounded, c)
+
+
+# -- vector field and trajectories -----------------------------------------------------------------
+@dataclass(frozen=True)
+class VectorField:
+    """``dv/dt`` projected on the plane, for stream lines (eq 1 on the slow manifold)."""
+
+    grid: Grid
+    ds: torch.Tensor  # (n_t, n_s) component along plane.basis[0]
+    dt: torch.Tensor  # (n_t, n_s) component along plane.basis[1]
+    speed: torch.Tensor  # (n_t, n_s) full norm of dv/dt in R^{N_V}
+
+
+def vector_field(
+    net: MHN, plane: Plane | None = None, extent: Extent | None = None, n: int | tuple[int, int] = 41
+) -> VectorField:
+    """``τ_V dv/dt = xiᵀ f(xi g(v)) − v`` (eq 1 with ``h = xi g(v)``, the adiabatic limit) on a grid.
+
+    RecLag's field jumps on ``G = 0``; stream lines show that as a kink."""
+    grid = _resolve_grid(net, plane, extent, n)
+    with torch.no_grad():
+        v = grid.points
+        vel = (net._step(v) - v) / net.tau_v
+    comp = vel @ grid.plane.basis.to(vel).T
+    return VectorField(grid, comp[..., 0], comp[..., 1], vel.norm(dim=-1))
+
+
+@dataclass(frozen=True)
+class LandscapePaths:
+    """Both simulators from the same starts: the discrete map (eq 12) and the ODE (eqs 1–2)."""
+
+    plane: Plane
+    iterate: Trajectory  # v (K+1, B, N_V)
+    integrate: Trajectory  # v (T, B, N_V)
+    iterate_coords: torch.Tensor  # (K+1, B, 2)
+    integrate_coords: torch.Tensor  # (T, B, 2)
+    iterate_ends: list[str]  # attractor names ("origin", "memory 3", "other")
+    integrate_ends: list[str]
+    attractors: torch.Tensor  # (A, 2) plane coordinates of the named attractors
+    attractor_names: list[str]
+
+
+def landscape_paths(
+    net: MHN,
+    v0: ArrayLike,
+    plane: Plane | None = None,
+    steps: int = 60,
+    t_max: float = 12.0,
+    n_times: int = 121,
+) -> LandscapePaths:
+    """Run :func:`hopdyn.iterate` for ``steps`` steps and :func:`hopdyn.integrate` to ``t_max``
+    from ``v0`` ``(B, N_V)`` and name where each ends (:func:`hopdyn.compare.memory_attractors`)."""
+    v0 = net.check_v(v0, "v0").reshape(-1, net.n_features)
+    plane = _check_plane(net, plane)
+    t_max = positive(t_max, "t_max")
+    it = iterate(net, v0, steps=positive_int(steps, "steps"))
+    ode = integrate(net, v0, torch.linspace(0, t_max, positive_int(n_times, "n_times", minimum=2), dtype=v0.dtype))
+    att = memory_attractors(net)
+    tol = 1e-3 * max(float(net.xi.abs().max()), 1.0)
+    return LandscapePaths(
+        plane=plane,
+        iterate=it,
+        integrate=ode,
+        iterate_coords=plane.project(it.v),
+        integrate_coords=plane.project(ode.v),
+        iterate_ends=att.label(it.final, tol),
+        integrate_ends=att.label(ode.final, tol),
+        attractors=plane.project(att.points.to(v0)) if att.names else v0.new_zeros(0, 2),
+        attractor_names=list(att.names),
+    )
+
+
+# -- parameter sweeps (the explorer's data) --------------------------------------------------------
+@dataclass(frozen=True)
+class SweepCell:
+    """One (memory set, β, γ) cell: the energy grid and where the discrete map takes the starts."""
+
+    energy: torch.Tensor  # (n, n)
+    paths: torch.Tensor  # (K+1, B, 2) discrete-map paths in the plane
+    path_energy: torch.Tensor  # (K+1, B) energy along them
+    ends: list[str]  # attractor each start ends at
+    attractors: torch.Tensor  # (A, 2)
+    attractor_names: list[str]
+    b0_fraction: float | None  # fraction of the grid in B0 (RecLag only)
+
+
+@dataclass(frozen=True)
+class LandscapeSweep:
+    """Energies and paths over memory sets × β × γ (γ = None is the vanilla MHN)."""
+
+    set_names: list[str]
+    grids: list[Grid]  # one per memory set
+    memories: list[torch.Tensor]  # (N_H, 2) per memory set
+    starts: list[torch.Tensor]  # (B, 2) per memory set
+    betas: list[float]
+    gammas: list[float | None]
+    cells: dict[tuple[int, int, int], SweepCell]  # (set index, beta index, gamma index)
+
+
+def landscape_sweep(
+    memory_sets: dict[str, ArrayLike],
+    betas: list[float],
+    gammas: list[float | None],
+    n: int = 45,
+    n_starts: int = 10,
+    steps: int = 30,
+    seed: int = 0,
+) -> LandscapeSweep:
+    """Energy landscapes and discrete-map paths for every memory set (2-D, ``(N_H, 2)``), β and
+    γ; ``γ = None`` stands for the vanilla MHN (LogSumExp). Starts are drawn uniformly (seeded)
+    in the middle 80 % of each set's square."""
+    if not memory_sets:
+        raise ValueError("memory_sets is empty; expected at least one (N_H, 2) array")
+    if not betas or not gammas:
+        raise ValueError("betas and gammas must each hold at least one value")
+    betas = [positive(b, "betas") for b in betas]
+    gammas = [None if g is None else positive(g, "gammas") for g in gammas]
+    gen = torch.Generator().manual_seed(seed)
+    names, grids, mems, starts, cells = [], [], [], [], {}
+    for si, (name, xi) in enumerate(memory_sets.items()):
+        xi = as_tensor(xi, f"memory_sets[{name!r}]", min_dim=2, last_dim=2).double()
+        base = MHN(xi, memory=LogSumExp(betas[0]))
+        grid = _resolve_grid(base, None, None, n)
+        s1 = grid.extent[1]
+        v0 = (torch.rand(positive_int(n_starts, "n_starts"), 2, generator=gen, dtype=xi.dtype) * 2 - 1) * 0.8 * s1
+        names.append(name)
+        grids.append(grid)
+        mems.append(xi)
+        starts.append(v0)
+        for bi, beta in enumerate(betas):
+            for gi, gamma in enumerate(gammas):
+                net = MHN(xi, memory=LogSumExp(beta) if gamma is None else RecLag(beta, gamma))
+                with torch.no_grad():
+                    energy = net._energy(grid.points)
+                it = iterate(net, v0, steps=steps)
+                att = memory_attractors(net)
+                tol = 1e-3 * max(float(xi.abs().max()), 1.0)
+                frac = None
+                if gamma is not None:
+                    frac = float((net.memory.G(grid.points @ xi.T) < 0).double().mean())
+                cells[si, bi, gi] = SweepCell(
+                    energy, it.v, it.energy, att.label(it.final, tol), att.points, list(att.names), frac
+                )
+    return LandscapeSweep(names, grids, mems, starts, betas, gammas, cells)

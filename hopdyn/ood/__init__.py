@@ -1,0 +1,23 @@
+"""OOD detection with RecLag-based modern Hopfield networks (RecLag paper §5–6, appendix D).
+
+- metrics: :func:`fpr_at_tpr`, :func:`auroc`, :func:`roc_curve` (ID positive by default);
+- detectors: :class:`MSP`, :class:`Energy`, :class:`ReAct`, :class:`MHE`, :class:`SHE`,
+  :class:`RecLagDetector` (``fit`` / ``score_samples``, higher = more ID);
+- training the interaction matrix: :func:`train_sfnn` → :class:`SFNN` (MC or exact objective);
+- :func:`evaluate_detectors` (tables as in the paper), :func:`score_evolution` (Figs 4–5);
+- data: :class:`FeatureSet`, :func:`load_features` (users' ``.npz``), :func:`run_digits` (offline demo).
+"""
+from .detectors import MHE, MSP, SHE, Detector, Energy, MemoryDetector, ReAct, RecLagDetector
+from .digits import digits_features, run_digits
+from .evaluate import OODReport, default_detectors, evaluate_detectors, trimmed
+from .evolution import ScoreEvolution, score_evolution
+from .features import FeatureSet, load_features
+from .metrics import CONVENTIONS, Metrics, RocCurve, auroc, evaluate, fpr_at_tpr, roc_curve
+from .training import SFNN, train_sfnn
+
+__all__ = [
+    "CONVENTIONS", "Detector", "Energy", "FeatureSet", "MHE", "MSP", "MemoryDetector", "Metrics", "OODReport",
+    "ReAct", "RecLagDetector", "RocCurve", "SFNN", "SHE", "ScoreEvolution", "auroc", "default_detectors",
+    "digits_features", "evaluate", "evaluate_detectors", "fpr_at_tpr", "load_features", "roc_curve", "run_digits",
+    "score_evolution", "train_sfnn", "trimmed",
+]

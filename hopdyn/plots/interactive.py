@@ -1,0 +1,343 @@
+"""Interactive landscapes with plotly: a rotatable 3-D view and an offline explorer page.
+
+Pages are standalone HTML files that load ``plotly.min.js`` by a relative ``<script src>``;
+:func:`write_plotlyjs` writes that script once into the pages' folder, so a folder of pages
+carries one copy of plotly.js and works offline. Everything drawn here was computed by
+:mod:`hopdyn.landscape`; the explorer's JavaScript only looks up precomputed cells.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .._io import atomic_path
+from ..landscape import EnergyLandscape, LandscapePaths, LandscapeSweep
+
+PLOTLY_JS = "plotly.min.js"
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().cpu().numpy()
+
+
+def write_plotlyjs(directory: str | Path) -> Path:
+    """Write plotly.js (the version bundled with the plotly package) as
+    ``directory/plotly.min.js`` unless an identical copy is already there."""
+    from plotly.offline import get_plotlyjs
+
+    text = get_plotlyjs().encode()
+    path = Path(directory) / PLOTLY_JS
+    if path.is_file() and path.stat().st_size == len(text) and _sha(path.read_bytes()) == _sha(text):
+        return path
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(text)
+    return path
+
+
+def _sha(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def landscape_3d(lands: Sequence[EnergyLandscape], paths: Sequence[LandscapePaths], titles: Sequence[str]) -> go.Figure:
+    """Rotatable 3-D energy surfaces side by side, each with its ODE trajectories as white
+    diamonds over the surface, the memories in red and (where it attracts) the origin as a star."""
+    fig = make_subplots(
+        rows=1,
+        cols=len(lands),
+        specs=[[{"type": "scene"}] * len(lands)],
+        subplot_titles=list(titles),
+        horizontal_spacing=0.02,
+    )
+    for k, (land, path) in enumerate(zip(lands, paths)):
+        e = _np(land.energy)
+        lift = 0.02 * float(e.max() - e.min())
+        fig.add_trace(
+            go.Surface(
+                x=_np(land.grid.s), y=_np(land.grid.t), z=e, colorscale="Viridis", showscale=False, name="energy"
+            ),
+            row=1,
+            col=k + 1,
+        )
+        xy, z = _np(path.integrate_coords), _np(path.integrate.energy)
+        for b in range(xy.shape[1]):
+            fig.add_trace(
+                go.Scatter3d(
+                    x=xy[:, b, 0],
+                    y=xy[:, b, 1],
+                    z=z[:, b] + lift,
+                    mode="lines+markers",
+                    name=f"trajectory {b}",
+                    line=dict(color="white", width=4),
+                    marker=dict(symbol="diamond", size=4, color="white", line=dict(color="black", width=1)),
+                    showlegend=k == 0 and b == 0,
+                ),
+                row=1,
+                col=k + 1,
+            )
+        ends = _np(path.iterate.energy[-1])
+        att = _np(path.attractors)
+        for name, p in zip(path.attractor_names, att):
+            star = name == "origin"
+            # the energy at an attractor is the energy the discrete map reaches there
+            hit = [b for b, lab in enumerate(path.iterate_ends) if lab == name]
+            zz = (
+                float(ends[hit[0]])
+                if hit
+                else float(e[np.abs(_np(land.grid.t) - p[1]).argmin(), np.abs(_np(land.grid.s) - p[0]).argmin()])
+            )
+            fig.add_trace(
+                go.Scatter3d(
+                    x=[p[0]],
+                    y=[p[1]],
+                    z=[zz + lift],
+                    mode="markers",
+                    name=name,
+                    showlegend=False,
+                    marker=dict(
+                        symbol="diamond-open" if star else "circle",
+                        size=9 if star else 5,
+                        color="gold" if star else "red",
+                    ),
+                ),
+                row=1,
+                col=k + 1,
+            )
+    fig.update_scenes(
+        xaxis_title="v1",
+        yaxis_title="v2",
+        zaxis_title="E(v)",
+        aspectmode="manual",
+        aspectratio=dict(x=1, y=1, z=0.6),
+        camera=dict(eye=dict(x=-1.3, y=-1.6, z=1.1)),
+    )
+    fig.update_layout(height=620, margin=dict(l=0, r=0, t=40, b=0), template="plotly_white")
+    return fig
+
+
+def write_figure_page(fig: go.Figure, path: str | Path, div_id: str = "figure") -> Path:
+    """Write ``fig`` as a standalone page that loads ``plotly.min.js`` from its own folder
+    (written there by :func:`write_plotlyjs` if missing). The page is deterministic: a fixed
+    ``div_id`` instead of plotly's random one."""
+    path = Path(path)
+    write_plotlyjs(path.parent)
+    # the marker on <body> tells a headless browser (and the tests) that the plot was drawn
+    html = fig.to_html(
+        include_plotlyjs=PLOTLY_JS, full_html=True, div_id=div_id, post_script="document.body.dataset.rendered = 'yes';"
+    )
+    with atomic_path(path) as tmp:
+        tmp.write_text(html)
+    return path
+
+
+def _rounded(a: np.ndarray, digits: int = 4) -> list:
+    """Values with ``digits`` significant digits, as nested lists (keeps the page small)."""
+    flat = [float(f"{x:.{digits}g}") for x in np.asarray(a, dtype=float).ravel().tolist()]
+    return np.array(flat).reshape(np.shape(a)).tolist()
+
+
+def _packed(a: np.ndarray) -> dict:
+    """A grid of values as 16-bit steps between its min and max, base64-encoded: a tenth of the
+    size of decimal text, with an error below (max − min)/65535 (the page decodes it)."""
+    a = np.asarray(a, dtype=np.float64)
+    lo, hi = float(a.min()), float(a.max())
+    step = (hi - lo) / 65535 or 1.0
+    q = np.round((a - lo) / step).astype("<u2")
+    return {"lo": lo, "step": step, "shape": list(a.shape), "b64": base64.b64encode(q.tobytes()).decode()}
+
+
+def _trimmed(path: np.ndarray) -> np.ndarray:
+    """A path ``(K+1, ...)`` without the repeats of its final state (converged runs stand still)."""
+    k = len(path)
+    while k > 1 and np.array_equal(path[k - 1], path[k - 2]):
+        k -= 1
+    return path[:k]
+
+
+def explorer_data(sweep: LandscapeSweep) -> dict:
+    """The sweep as plain JSON-ready data (what the explorer page embeds)."""
+    cells = {}
+    for (si, bi, gi), c in sweep.cells.items():
+        paths = np.asarray(_rounded(_np(c.paths).transpose(1, 0, 2)))  # (B, K+1, 2)
+        energy = np.asarray(_rounded(_np(c.path_energy).T))  # (B, K+1)
+        keep = [len(_trimmed(p)) for p in paths]
+        cells[f"{si}_{bi}_{gi}"] = {
+            "energy": _packed(_np(c.energy)),
+            "paths": [p[:k].tolist() for p, k in zip(paths, keep)],
+            "path_energy": [e[:k].tolist() for e, k in zip(energy, keep)],
+            "ends": c.ends,
+            "attractors": _rounded(_np(c.attractors).reshape(-1, 2)),
+            "names": c.attractor_names,
+            "b0": c.b0_fraction,
+        }
+    return {
+        "sets": [
+            {
+                "name": n,
+                "s": _rounded(_np(g.s)),
+                "t": _rounded(_np(g.t)),
+                "memories": _rounded(_np(m)),
+                "starts": _rounded(_np(st)),
+            }
+            for n, g, m, st in zip(sweep.set_names, sweep.grids, sweep.memories, sweep.starts)
+        ],
+        "betas": sweep.betas,
+        "gammas": sweep.gammas,
+        "cells": cells,
+    }
+
+
+def write_explorer(sweep: LandscapeSweep, path: str | Path, title: str = "hopdyn landscape explorer") -> Path:
+    """Write the explorer page: sliders for β and γ (the leftmost γ is the vanilla MHN), a choice
+    of memory set, and a 2-D energy map (or a 3-D surface) with the discrete-map trajectories of
+    fixed starts, the memories and, where it attracts, the origin."""
+    path = Path(path)
+    write_plotlyjs(path.parent)
+    data = json.dumps(explorer_data(sweep), separators=(",", ":"))
+    html = _EXPLORER.replace("__TITLE__", title).replace("__PLOTLY__", PLOTLY_JS).replace("__DATA__", data)
+    with atomic_path(path) as tmp:
+        tmp.write_text(html)
+    return path
+
+
+_EXPLORER = r"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>__TITLE__</title>
+<script>
+  // script errors are recorded on <body data-errors> so headless tests can read them
+  window.__errors = [];
+  function __record(msg) {
+    window.__errors.push(String(msg));
+    if (document.body) document.body.dataset.errors = window.__errors.join(" | ");
+  }
+  window.addEventListener("error", function (e) { __record(e.message); });
+  window.addEventListener("unhandledrejection", function (e) { __record(e.reason); });
+</script>
+<script src="__PLOTLY__"></script>
+<style>
+  body { font-family: sans-serif; margin: 14px; color: #222; }
+  #controls { display: flex; flex-wrap: wrap; gap: 22px; align-items: center; margin-bottom: 8px; }
+  label { font-size: 14px; }
+  output { font-weight: bold; display: inline-block; min-width: 70px; }
+  #info { font-size: 13px; color: #444; margin: 4px 0 8px 0; }
+  #plot { width: 100%; max-width: 900px; height: 680px; }
+</style>
+</head>
+<body data-rendered="no" data-errors="">
+<h2 style="margin:4px 0">__TITLE__</h2>
+<p style="margin:2px 0 10px 0;font-size:13px">Energy of a modern Hopfield network in the plane, with the
+discrete-map trajectories (eq 12) of fixed starts (diamonds). The leftmost &gamma; is the vanilla MHN
+(log-sum-exp); larger &gamma; makes RecLag's origin attractor (star) and its basin grow.
+All values were computed by hopdyn; this page only displays them.</p>
+<div id="controls">
+  <label>memories <select id="set"></select></label>
+  <label>&beta; <input type="range" id="beta" min="0" step="1"> <output id="beta_out"></output></label>
+  <label>&gamma; <input type="range" id="gamma" min="0" step="1"> <output id="gamma_out"></output></label>
+  <label><input type="checkbox" id="view3d"> 3-D surface</label>
+</div>
+<div id="info"></div>
+<div id="plot"></div>
+<script>
+const DATA = __DATA__;
+const el = (id) => document.getElementById(id);
+// energies come as 16-bit steps above their minimum (see hopdyn.plots.interactive._packed)
+function unpack(p) {
+  const bytes = Uint8Array.from(atob(p.b64), (c) => c.charCodeAt(0));
+  const q = new Uint16Array(bytes.buffer), rows = [];
+  for (let j = 0; j < p.shape[0]; j++) {
+    rows.push(Array.from(q.subarray(j * p.shape[1], (j + 1) * p.shape[1]), (v) => p.lo + v * p.step));
+  }
+  return rows;
+}
+Object.values(DATA.cells).forEach((c) => { c.energy = unpack(c.energy); });
+const fmt = (x) => (x === null ? "vanilla" : (x >= 1000 ? x.toExponential(0) : String(x)));
+DATA.sets.forEach((s, i) => { const o = document.createElement("option"); o.value = i; o.textContent = s.name; el("set").appendChild(o); });
+el("beta").max = DATA.betas.length - 1; el("beta").value = Math.floor(DATA.betas.length / 2);
+el("gamma").max = DATA.gammas.length - 1; el("gamma").value = DATA.gammas.length - 1;
+const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
+
+function traces(set, cell, view3d) {
+  const out = [];
+  if (view3d) {
+    out.push({type: "surface", x: set.s, y: set.t, z: cell.energy, colorscale: "Viridis", showscale: false, name: "energy"});
+    cell.paths.forEach((p, b) => {
+      out.push({type: "scatter3d", mode: "lines+markers", x: p.map((q) => q[0]), y: p.map((q) => q[1]), z: cell.path_energy[b],
+                line: {color: COLORS[b % COLORS.length], width: 5}, marker: {symbol: "diamond", size: 3, color: "white"},
+                name: "start " + b + " \u2192 " + cell.ends[b], showlegend: false});
+    });
+    return out;
+  }
+  out.push({type: "contour", x: set.s, y: set.t, z: cell.energy, colorscale: "Viridis", ncontours: 24,
+            contours: {coloring: "heatmap"}, colorbar: {title: {text: "E(v)"}}, name: "energy", hoverinfo: "x+y+z"});
+  cell.paths.forEach((p, b) => {
+    const c = COLORS[b % COLORS.length];
+    out.push({type: "scatter", mode: "lines+markers", x: p.map((q) => q[0]), y: p.map((q) => q[1]),
+              line: {color: c, width: 2}, marker: {size: 4, color: c}, name: "start " + b + " \u2192 " + cell.ends[b], showlegend: false});
+    out.push({type: "scatter", mode: "markers", x: [p[0][0]], y: [p[0][1]], showlegend: false, hoverinfo: "skip",
+              marker: {symbol: "diamond", size: 11, color: "white", line: {color: c, width: 2}}});
+  });
+  out.push({type: "scatter", mode: "markers", x: set.memories.map((m) => m[0]), y: set.memories.map((m) => m[1]),
+            marker: {size: 10, color: "red", line: {color: "white", width: 1}}, name: "memories"});
+  const o = cell.names.indexOf("origin");
+  if (o >= 0) {
+    out.push({type: "scatter", mode: "markers", x: [cell.attractors[o][0]], y: [cell.attractors[o][1]],
+              marker: {symbol: "star", size: 20, color: "gold", line: {color: "black", width: 1}}, name: "origin attractor"});
+  }
+  return out;
+}
+
+function draw() {
+  const si = +el("set").value, bi = +el("beta").value, gi = +el("gamma").value;
+  const set = DATA.sets[si], cell = DATA.cells[si + "_" + bi + "_" + gi];
+  const beta = DATA.betas[bi], gamma = DATA.gammas[gi];
+  el("beta_out").textContent = beta;
+  el("gamma_out").textContent = fmt(gamma);
+  const counts = {};
+  cell.ends.forEach((e) => { counts[e] = (counts[e] || 0) + 1; });
+  const lost = set.memories.length - cell.names.filter((n) => n.startsWith("memory")).length;
+  el("info").textContent = (gamma === null ? "vanilla MHN, LogSumExp(\u03b2=" + beta + ")" : "RecLag(\u03b2=" + beta + ", \u03b3=" + fmt(gamma) + ")")
+    + " \u2014 attractors: " + (cell.names.join(", ") || "none")
+    + (lost > 0 ? " (" + lost + " memor" + (lost > 1 ? "ies" : "y") + " swallowed)" : "")
+    + (cell.b0 === null ? "" : " \u2014 B0 covers " + (100 * cell.b0).toFixed(1) + "% of the square")
+    + " \u2014 trajectories end at: " + Object.entries(counts).map(([k, v]) => k + " \u00d7" + v).join(", ");
+  const view3d = el("view3d").checked;
+  const layout = view3d
+    ? {margin: {l: 0, r: 0, t: 10, b: 0}, scene: {xaxis: {title: {text: "v1"}}, yaxis: {title: {text: "v2"}}, zaxis: {title: {text: "E(v)"}},
+       aspectmode: "manual", aspectratio: {x: 1, y: 1, z: 0.6}, camera: {eye: {x: -1.3, y: -1.6, z: 1.1}}}}
+    : {margin: {l: 50, r: 10, t: 10, b: 40}, xaxis: {title: {text: "v1"}, constrain: "domain", range: [set.s[0], set.s[set.s.length - 1]]},
+       yaxis: {title: {text: "v2"}, scaleanchor: "x", constrain: "domain", range: [set.t[0], set.t[set.t.length - 1]]},
+       legend: {x: 0.01, y: 0.01, bgcolor: "rgba(255,255,255,0.8)"}};
+  return Plotly.react("plot", traces(set, cell, view3d), layout, {responsive: true});
+}
+
+// the view is kept in the address (#set=0&beta=2&gamma=4&view=3d), so a view can be shared or reopened
+function readHash() {
+  const q = new URLSearchParams(location.hash.slice(1));
+  const clamp = (v, max) => Math.min(Math.max(parseInt(v, 10) || 0, 0), max);
+  if (q.has("set")) el("set").value = clamp(q.get("set"), DATA.sets.length - 1);
+  if (q.has("beta")) el("beta").value = clamp(q.get("beta"), DATA.betas.length - 1);
+  if (q.has("gamma")) el("gamma").value = clamp(q.get("gamma"), DATA.gammas.length - 1);
+  if (q.has("view")) el("view3d").checked = q.get("view") === "3d";
+}
+function writeHash() {
+  history.replaceState(null, "", "#set=" + el("set").value + "&beta=" + el("beta").value + "&gamma=" + el("gamma").value
+    + (el("view3d").checked ? "&view=3d" : ""));
+}
+["set", "beta", "gamma", "view3d"].forEach((id) => el(id).addEventListener("input", () => { writeHash(); draw(); }));
+el("set").addEventListener("change", () => { writeHash(); draw(); });
+readHash();
+draw().then(() => { document.body.dataset.rendered = "yes"; })
+      .finally(() => { document.body.dataset.errors = window.__errors.join(" | "); });
+</script>
+</body>
+</html>
+"""

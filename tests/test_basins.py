@@ -1,0 +1,204 @@
+"""Basins: labelling, grid maps on planes, Monte Carlo fractions with intervals, basin entropy,
+fixed points and their stability, continuation, swallowed memories."""
+import math
+import warnings
+
+import pytest
+import torch
+from scipy.stats import binomtest
+
+import hopdyn as hd
+from hopdyn.basins import (
+    Attractors,
+    MemorySwallowedWarning,
+    Plane,
+    basin_entropy,
+    basin_fractions,
+    basin_map,
+    boundary_cells,
+    continuation,
+    find_attractors,
+    fixed_points,
+    memory_fates,
+    wilson_interval,
+)
+from hopdyn.examples import PLANAR_BETA, PLANAR_GAMMA, planar_memories
+
+
+def planar_net(gamma=PLANAR_GAMMA):
+    return hd.MHN(planar_memories(), memory=hd.RecLag(PLANAR_BETA, gamma))
+
+
+def regular(n, radius=2.0):
+    a = torch.arange(n, dtype=torch.float64) * 2 * math.pi / n + 0.1
+    return radius * torch.stack([torch.cos(a), torch.sin(a)], -1)
+
+
+def test_attractors_index_and_label():
+    att = Attractors(["a", "b"], torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=torch.float64))
+    states = torch.tensor([[0.0, 1e-4], [1.0, -1e-4], [0.5, 0.0]], dtype=torch.float64)
+    assert att.index(states, 1e-3).tolist() == [0, 1, -1]
+    assert att.label(states, 1e-3) == ["a", "b", "other"]
+
+
+def test_find_attractors_names_known_and_new_and_unconverged():
+    net = planar_net()
+    v0 = torch.cat([planar_memories() + 0.01, torch.zeros(1, 2, dtype=torch.float64)])
+    res = find_attractors(net, v0)
+    assert [res.names[i] for i in res.labels.tolist()] == [f"memory {k}" for k in range(5)] + ["origin"]
+    # a step cap of 1 leaves states between memories unconverged (-1)
+    capped = find_attractors(hd.MHN(planar_memories(), memory=hd.LogSumExp(0.5)), v0, steps=1)
+    assert (capped.labels == -1).any()
+    # unknown attractors are discovered and grouped: vanilla β = 0.3 merges all memories into one point
+    merged = find_attractors(hd.MHN(planar_memories(), memory=hd.LogSumExp(0.3)), v0, known=Attractors([], v0[:0]))
+    assert merged.names == ["attractor 0"] and (merged.labels == 0).all()
+
+
+def test_basin_map_whole_plane_in_2d():
+    m = basin_map(planar_net(), 96, progress=False)
+    assert m.labels.shape == (96, 96) and m.xs.shape == (96,) and m.ys.shape == (96,)
+    assert m.names == ["origin"] + [f"memory {k}" for k in range(5)]
+    fr = m.fractions()
+    assert fr["unconverged"] == 0 and abs(sum(fr.values()) - 1) < 1e-12
+    assert all(fr[name] > 0.02 for name in m.names)
+    # the grid cell nearest each memory lies in that memory's basin, the centre in the origin's
+    for k, (x, y) in enumerate(m.memories_2d.tolist()):
+        i, j = int((m.xs - x).abs().argmin()), int((m.ys - y).abs().argmin())
+        assert m.names[int(m.labels[j, i])] == f"memory {k}"
+    assert m.names[int(m.labels[48, 48])] == "origin"
+    torch.testing.assert_close(m.points_2d, m.points)
+    # float32 run gives the same map except at a few boundary cells
+    m32 = basin_map(planar_net(), 96, dtype=torch.float32, progress=False)
+    assert float((m32.labels != m.labels).float().mean()) < 0.01
+
+
+def test_basin_map_on_a_plane_through_three_points():
+    g = torch.Generator().manual_seed(0)
+    xi = 2 * torch.randn(4, 5, generator=g, dtype=torch.float64)
+    net = hd.MHN(xi, memory=hd.RecLag(3.0, 40.0))
+    m = basin_map(net, 48, progress=False)
+    assert m.plane.anchor_names == ["origin", "memory 0", "memory 1"]
+    torch.testing.assert_close(m.plane.basis @ m.plane.basis.T, torch.eye(2, dtype=torch.float64))
+    torch.testing.assert_close(m.plane.embed(m.plane.anchors_2d), m.plane.anchors)
+    assert float(m.off_plane[m.names.index("memory 0")]) < 1e-6  # memory 0's fixed point lies near the plane
+    custom = Plane.through(xi[1], xi[2], xi[3], names=("m1", "m2", "m3"))
+    m2 = basin_map(net, 16, plane=custom, extent=(-1, 5, -1, 5), progress=False)
+    assert m2.xs[0] == -1 and m2.ys[-1] == 5
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: Plane.through([0.0, 0, 0], [1.0, 0, 0], [2.0, 0, 0]), "one line"),
+        (lambda: Plane.through([0.0, 0, 0], [0.0, 0, 0], [2.0, 1, 0]), "coincide"),
+        (lambda: basin_map(planar_net(), 0), "resolution"),
+        (lambda: basin_map(planar_net(), 8, extent=(1, 0, 0, 1)), "extent"),
+        (lambda: basin_map(planar_net(), 8, plane=Plane.through([0.0, 0, 0], [1.0, 0, 0], [0.0, 1, 0])), "dimensions"),
+        (lambda: basin_fractions(planar_net(), "cube", 10), "sampler"),
+        (lambda: basin_fractions(planar_net(), "box", 0), "n must"),
+        (lambda: basin_fractions(planar_net(), torch.zeros(3, 3)), "sampler"),
+        (lambda: basin_entropy(torch.zeros(4, 4, dtype=torch.long), box=5), "box"),
+        (lambda: memory_fates(hd.MHN(planar_memories())), "RecLag"),
+        (lambda: continuation(planar_memories(), "gamma", [10.0]), "beta"),
+    ],
+)
+def test_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_symmetric_network_has_equal_basin_fractions():
+    """Memories symmetric under rotation by 90°, states uniform in a disc (also symmetric):
+    the four memory basins come out equal within their 95 % intervals."""
+    net = hd.MHN(regular(4), memory=hd.RecLag(2.0, 30.0))
+    fr = basin_fractions(net, "ball", 40_000, scale=3.0, seed=1, progress=False)
+    mem = [fr.names.index(f"memory {k}") for k in range(4)]
+    lo, hi = fr.ci_low[mem], fr.ci_high[mem]
+    assert float(lo.max()) <= float(hi.min())  # all four intervals share a point
+    assert fr.fraction("origin") > 0.01 and fr.n_unconverged == 0
+    assert int(fr.counts.sum()) == fr.n == 40_000
+
+
+def test_fractions_stream_in_chunks_and_match_one_batch():
+    net = planar_net()
+    pts = 3 * (2 * torch.rand(3000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64) - 1)
+    whole = find_attractors(net, pts)
+    fr = basin_fractions(net, pts, chunk_size=100, progress=False)
+    for k, name in enumerate(fr.names):
+        assert int(fr.counts[k]) == int((torch.tensor([whole.names[i] == name for i in whole.labels.tolist()])).sum())
+    assert fr.sampler == "data(n=3000)"
+
+
+def test_wilson_interval_against_scipy():
+    for k, n in [(0, 10), (3, 10), (10, 10), (517, 2000)]:
+        ref = binomtest(k, n).proportion_ci(0.95, method="wilson")
+        assert wilson_interval(k, n) == pytest.approx((ref.low, ref.high), abs=1e-9)
+
+
+def test_boundary_cells_and_basin_entropy():
+    labels = torch.zeros(10, 10, dtype=torch.long)
+    labels[:, 5:] = 1
+    b = boundary_cells(labels)
+    assert b[:, 4:6].all() and not b[:, :4].any() and not b[:, 6:].any()
+    one = basin_entropy(torch.zeros(20, 20, dtype=torch.long), box=5)
+    assert one.entropy == 0 and one.n_boundary_boxes == 0
+    # boxes straddling the boundary hold a 50/50 mix: entropy log 2 there
+    half = basin_entropy(labels, box=2)
+    assert half.n_boxes == 25 and half.n_boundary_boxes == 5
+    assert half.boundary_entropy == pytest.approx(math.log(2)) and half.entropy == pytest.approx(math.log(2) / 5)
+    # a random two-label grid: every box mixed, S_bb near log 2 (above it for three labels: 'fractal')
+    rnd = torch.randint(0, 3, (200, 200), generator=torch.Generator().manual_seed(0))
+    assert basin_entropy(rnd, box=10).fractal_boundary
+    smooth = basin_map(planar_net(), 64, progress=False)
+    s = basin_entropy(smooth.labels, box=4)
+    assert 0 < s.entropy < s.boundary_entropy < math.log(2) and not s.fractal_boundary
+
+
+def test_fixed_points_and_stability_two_memories():
+    xi = torch.tensor([[2.0, 0.0], [-2.0, 0.0]], dtype=torch.float64)
+    fp = fixed_points(hd.MHN(xi, memory=hd.LogSumExp(2.0)))
+    kinds = dict(zip(fp.names, fp.kind_map))
+    assert kinds["memory 0"] == kinds["memory 1"] == "stable"
+    origin = [k for k, p in enumerate(fp.points) if float(p.norm()) < 1e-8]
+    assert len(origin) == 1 and fp.kind_map[origin[0]] == "saddle" and fp.kind_flow[origin[0]] == "saddle"
+    # the map's Jacobian at 0 is β xiᵀ(diag p − p pᵀ)xi = diag(8, 0): eigenvalues 8 and 0
+    assert sorted(fp.eig_map[origin[0]].real.tolist()) == pytest.approx([0.0, 8.0], abs=1e-9)
+    # finite differences agree with the autograd Jacobian at a memory
+    net = hd.MHN(xi, memory=hd.LogSumExp(2.0))
+    k = fp.names.index("memory 0")
+    v = fp.points[k]
+    h = 1e-6
+    fd = torch.stack([(net.step(v + h * e) - net.step(v - h * e)) / (2 * h) for e in torch.eye(2, dtype=torch.float64)], 1)
+    torch.testing.assert_close(torch.linalg.eigvals(fd), fp.eig_map[k], atol=1e-6, rtol=1e-6)
+    # RecLag with γ > N_H: the origin becomes a stable fixed point (Jacobian 0)
+    rl = fixed_points(hd.MHN(xi, memory=hd.RecLag(2.0, 5.0)))
+    assert "origin" in rl.names and rl.kind_map[rl.names.index("origin")] == "stable"
+    assert float(rl.residual.max()) < 1e-9
+
+
+def test_memory_fates_and_warning():
+    xi = 0.5 * planar_memories() / planar_memories().norm(dim=-1, keepdim=True)
+    with pytest.warns(MemorySwallowedWarning, match="keep γ ≤"):
+        fates = memory_fates(hd.MHN(xi, memory=hd.RecLag(3.0, 10.0)))
+    assert fates.n_swallowed == 5
+    gamma_ok = math.exp(float(fates.log_gamma_limit.min())) * 0.999
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MemorySwallowedWarning)
+        kept = memory_fates(hd.MHN(xi, memory=hd.RecLag(3.0, gamma_ok)))
+    assert kept.n_swallowed == 0 and bool(kept.survives.all())
+    # a survivor is a fixed point of RecLag too; a swallowed one is sent to 0
+    net = hd.MHN(xi, memory=hd.RecLag(3.0, gamma_ok))
+    torch.testing.assert_close(net.step(kept.fixed_points), kept.fixed_points, atol=1e-9, rtol=0)
+    assert (hd.MHN(xi, memory=hd.RecLag(3.0, 10.0)).step(fates.fixed_points) == 0).all()
+
+
+def test_continuation_in_gamma_origin_basin_grows():
+    gammas = [2.0, 10.0, 100.0, 1000.0, 1e4]
+    c = continuation(planar_memories(), "gamma", gammas, beta=PLANAR_BETA, n=4000, scale=3.0, progress=False)
+    o = c.names.index("origin")
+    assert not c.present[0, o] and c.present[1:, o].all()  # the origin attracts only for γ > N_H = 5
+    frac = c.fractions[:, o]
+    assert bool((frac[1:] >= frac[:-1]).all())  # common random numbers: the origin's basin only grows
+    assert c.points.shape == (5, len(c.names), 2) and c.values.tolist() == gammas
+    b = continuation(planar_memories(), "beta", [0.3, 4.0], n=2000, scale=3.0, progress=False)
+    assert b.present[1].sum() == 5 and b.present[0].sum() == 1  # β = 0.3 merges the memories into one attractor
