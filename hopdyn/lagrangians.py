@@ -31,6 +31,9 @@ class Lagrangian:
     def activation(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def check_size(self, n: int) -> None:
+        """Raise ``ValueError`` if this Lagrangian cannot act on ``n`` neurons (most act on any)."""
+
     def G(self, h: torch.Tensor) -> torch.Tensor:  # noqa: N802 - the paper's name
         raise AttributeError(f"{type(self).__name__} has no gate; G(h) exists for RecLag only")
 
@@ -105,15 +108,18 @@ class WeightedLogSumExp(Lagrangian):
     def __repr__(self) -> str:
         return f"WeightedLogSumExp(beta={self.beta}, N_H={self.mass.shape[0]}, total_mass={float(self.mass.sum()):.6g})"
 
+    def check_size(self, n: int) -> None:
+        """Raise unless there is one mass per memory (``n`` memories); :class:`MHN` calls this."""
+        if n != self.mass.shape[0]:
+            raise ValueError(
+                f"WeightedLogSumExp has {self.mass.shape[0]} masses but got {n} memories; "
+                "mass must have one entry per memory, i.e. per row of xi"
+            )
+
     def log_mass(self, h: torch.Tensor) -> torch.Tensor:
         """``log m`` in the dtype and on the device of ``h``, after checking ``h`` has one entry
         per mass (cached per dtype and device)."""
-        n = self.mass.shape[0]
-        if h.shape[-1] != n:
-            raise ValueError(
-                f"WeightedLogSumExp has {n} masses but got {h.shape[-1]} memories (h has shape {tuple(h.shape)}); "
-                "mass must have one entry per memory, i.e. per row of xi"
-            )
+        self.check_size(h.shape[-1])
         key = (h.dtype, h.device)
         if key not in self._cache:
             self._cache[key] = torch.log(self.mass.to(dtype=h.dtype, device=h.device))

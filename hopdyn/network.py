@@ -45,9 +45,10 @@ class MHN:
         if xi.dim() != 2:
             raise ValueError(f"xi must have shape (N_H, N_V), got shape {tuple(xi.shape)}")
         object.__setattr__(self, "xi", xi)
-        for name, lag in (("memory", self.memory), ("feature", self.feature)):
+        for name, lag, n in (("memory", self.memory, xi.shape[0]), ("feature", self.feature, xi.shape[1])):
             if not isinstance(lag, Lagrangian):
                 raise ValueError(f"{name} must be a hopdyn Lagrangian (e.g. hd.LogSumExp(beta)), got {lag!r}")
+            lag.check_size(n)
         object.__setattr__(self, "tau_v", positive(self.tau_v, "tau_v"))
         if self.tau_h is not None:
             object.__setattr__(self, "tau_h", positive(self.tau_h, "tau_h"))

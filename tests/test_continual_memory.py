@@ -83,8 +83,7 @@ def test_bad_mass_is_rejected(mass, match):
 def test_bad_beta_and_mass_length_mismatch():
     with pytest.raises(ValueError, match="beta"):
         hd.WeightedLogSumExp(0.0, [1.0])
-    net = hd.MHN(torch.randn(4, 3, dtype=torch.float64), memory=hd.WeightedLogSumExp(1.0, [1.0, 2.0, 3.0]))
-    with pytest.raises(ValueError, match="3 masses but got 4 memories"):
-        net.energy(torch.zeros(2, 3, dtype=torch.float64))
-    with pytest.raises(ValueError, match="3 masses but got 4 memories"):
-        net.step(torch.zeros(2, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="3 masses but got 4 memories"):  # caught when the network is built
+        hd.MHN(torch.randn(4, 3, dtype=torch.float64), memory=hd.WeightedLogSumExp(1.0, [1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match="3 masses but got 4 memories"):  # and when called directly
+        hd.WeightedLogSumExp(1.0, [1.0, 2.0, 3.0]).activation(torch.zeros(2, 4, dtype=torch.float64))
