@@ -19,6 +19,25 @@ import torch
 from ._validate import as_tensor, positive, positive_int
 
 
+#: Up to this many memories, softmax runs over dim 0 of the transposed tensor (see :func:`softmax`).
+_SHORT_SOFTMAX = 10
+
+
+def softmax(z: torch.Tensor) -> torch.Tensor:
+    """``softmax(z)`` over the last dimension.
+
+    torch's CPU kernel for a short last dimension is scalar code: with a handful of memories
+    (the planar examples, basin maps, phase portraits) a softmax over dim 0 of the transposed,
+    contiguous tensor is 3–4× faster (measured: 10 000 × 5 float64, 512 µs against 136 µs;
+    the crossover is near 12 memories). The result is a transposed view, which matmuls take
+    as it is.
+    """
+    n = z.shape[-1]
+    if z.device.type != "cpu" or n > _SHORT_SOFTMAX or z.dim() < 2 or z.numel() < 4096:
+        return torch.softmax(z, dim=-1)
+    return torch.softmax(z.reshape(-1, n).T.contiguous(), dim=0).T.reshape(z.shape)
+
+
 class Lagrangian:
     """Base class: ``L(x)`` (summed over the last dimension) and its gradient ``activation(x)``."""
 
@@ -73,7 +92,7 @@ class LogSumExp(Lagrangian):
         return torch.logsumexp(self.beta * h, dim=-1) / self.beta
 
     def activation(self, h: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.beta * h, dim=-1)
+        return softmax(self.beta * h)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -129,7 +148,7 @@ class WeightedLogSumExp(Lagrangian):
         return torch.logsumexp(self.beta * h + self.log_mass(h), dim=-1) / self.beta
 
     def activation(self, h: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.beta * h + self.log_mass(h), dim=-1)
+        return softmax(self.beta * h + self.log_mass(h))
 
 
 @dataclass(frozen=True)
@@ -166,7 +185,7 @@ class RecLag(Lagrangian):
 
     def activation(self, h: torch.Tensor) -> torch.Tensor:
         z = self.beta * h
-        p = torch.softmax(z, dim=-1)
+        p = softmax(z)
         # lse(z) = max(z) − log(max softmax(z)): the same stable max-shifted formula as
         # torch.logsumexp, read off the softmax we need anyway (torch's logsumexp and exp are
         # several times slower than its fused softmax on CPU)

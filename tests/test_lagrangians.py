@@ -102,3 +102,18 @@ def test_bad_parameters(make, match):
 def test_G_only_for_gated():
     with pytest.raises(AttributeError, match="RecLag"):
         hd.LogSumExp(1.0).G(torch.zeros(2))
+
+
+@pytest.mark.parametrize("shape", [(5,), (3000, 5), (2, 3000, 5), (5000, 10), (5000, 11), (5000, 1), (3, 4)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_short_softmax_equals_torch_softmax(shape, dtype):
+    from hopdyn.lagrangians import softmax
+
+    z = 4 * torch.randn(*shape, dtype=dtype, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    w = torch.randn(*shape, dtype=dtype)
+    ours, ref = softmax(z), torch.softmax(z, dim=-1)
+    assert ours.shape == ref.shape
+    torch.testing.assert_close(ours, ref, rtol=0, atol=4 * torch.finfo(dtype).eps)
+    (g_ours,) = torch.autograd.grad((ours * w).sum(), z)
+    (g_ref,) = torch.autograd.grad((ref * w).sum(), z)
+    torch.testing.assert_close(g_ours, g_ref)
