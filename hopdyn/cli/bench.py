@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import platform
+import subprocess
+import sys
 
 import torch
 from tqdm.auto import tqdm
@@ -34,7 +37,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--only: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(benches)}")
     results = {}
     for name in tqdm(names, desc="bench"):
-        results[name] = benches[name](args.quick)
+        # a fresh process per benchmark (see hopdyn/bench/__main__.py)
+        cmd = [sys.executable, "-m", "hopdyn.bench", name] + (["--quick"] if args.quick else [])
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"benchmark {name} failed:\n{out.stderr}")
+        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
     rows = [[n, f"{r['ratio']:.3g}", r["target"], "yes" if r["ok"] else "NO"] for n, r in results.items()]
     print(format_table(["benchmark", "ratio", "target", "met"], rows))
     for n, r in results.items():
