@@ -4,19 +4,20 @@ The public surface is small: Lagrangians, the network :class:`MHN`, two simulato
 (:func:`iterate`, :func:`integrate`) returning a :class:`Trajectory`, and the analysis
 subpackages (``hopdyn.theorems``, ``hopdyn.ood``, ...).
 """
-from .lagrangians import Abs, Lagrangian, LogSumExp, Polynomial, Quadratic, RecLag, SmoothRecLag
-from .lagrangians import WeightedLogSumExp
+from .lagrangians import Abs, Lagrangian, LogSumExp, Polynomial, Quadratic, RecLag, SmoothRecLag, WeightedLogSumExp
 from .network import MHN
 from .ode import GateCrossingWarning, integrate
 from .stepper import iterate, iterate_two_variable
 from .attention import HopfieldAttention, HopfieldAttentionStack
 from .trajectory import Trajectory
-from . import basins, theorems  # noqa: E402 - analysis subpackages, after the core they build on
-from . import continual  # noqa: E402 - continual learning (seed 002)
-from . import adaptive  # noqa: E402 - adaptive similarity, A-Hop (seed 003)
-from . import collapse, mha_experiments  # noqa: E402 - hidden-state attention and rank collapse (seed 002)
-from . import ood  # noqa: E402 - OOD detection with RecLag (seed 001, sections 5-6)
-from . import landscape  # noqa: E402 - energy landscapes, p_H, B0 and trajectories on a plane
+
+# analysis subpackages, after the core they build on
+from . import basins, theorems  # Theorems 1-3 and basins of attraction (seed 001)
+from . import landscape  # energy landscapes, p_H, B0 and trajectories on a plane
+from . import ood  # OOD detection with RecLag (seed 001, sections 5-6)
+from . import collapse, mha_experiments  # hidden-state attention and rank collapse (seed 002)
+from . import continual  # continual learning (seed 002)
+from . import adaptive  # adaptive similarity, A-Hop (seed 003)
 
 __version__ = "0.1.0"
 
@@ -37,4 +38,13 @@ __all__ = [
     "integrate",
     "iterate",
     "iterate_two_variable",
+    # subpackages
+    "adaptive",
+    "basins",
+    "collapse",
+    "continual",
+    "landscape",
+    "mha_experiments",
+    "ood",
+    "theorems",
 ]

@@ -158,19 +158,34 @@ class RecLag(Lagrangian):
     Its activation is ``χ(G(h))·softmax(βh)`` (eq 24) with ``χ(z) = 1`` for ``z ≥ 0`` and 0
     otherwise, and ``G(h) = lse(βh) − log γ`` (eq 13). For ``γ > N_H`` the origin is a point
     attractor (Theorem 1). The activation jumps on ``G = 0``; see :func:`hopdyn.integrate`.
+
+    Give either ``gamma`` or, keyword-only, ``log_gamma``: with unnormalised features the
+    scores ``lse(β xi v)``, hence a useful ``log γ``, can exceed 709, where ``γ`` itself is no
+    longer a float (``gamma`` then reads ``inf``; everything computes with ``log_gamma``).
     """
 
     beta: float = 1.0
-    gamma: float = 1.0
+    gamma: float | None = None
+    log_gamma: float | None = field(default=None, kw_only=True)
     has_jump: bool = field(default=True, init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "beta", positive(self.beta, "beta"))
-        object.__setattr__(self, "gamma", positive(self.gamma, "gamma"))
-
-    @property
-    def log_gamma(self) -> float:
-        return math.log(self.gamma)
+        if self.gamma is not None and self.log_gamma is not None:
+            raise ValueError(f"give gamma or log_gamma, not both (got gamma={self.gamma!r}, log_gamma={self.log_gamma!r})")
+        if self.log_gamma is None:
+            gamma = positive(1.0 if self.gamma is None else self.gamma, "gamma")
+            object.__setattr__(self, "gamma", gamma)
+            object.__setattr__(self, "log_gamma", math.log(gamma))
+        else:
+            try:
+                log_gamma = float(self.log_gamma)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"log_gamma must be a finite number, got {self.log_gamma!r}") from exc
+            if not math.isfinite(log_gamma):
+                raise ValueError(f"log_gamma must be a finite number, got {self.log_gamma!r}")
+            object.__setattr__(self, "log_gamma", log_gamma)
+            object.__setattr__(self, "gamma", math.exp(log_gamma) if log_gamma < 709 else math.inf)
 
     def G(self, h: torch.Tensor) -> torch.Tensor:  # noqa: N802 - eq 13
         """``G(h) = lse(βh) − log γ`` (eq 13); the gate is open where ``G ≥ 0``."""
@@ -197,7 +212,7 @@ class RecLag(Lagrangian):
 
     def smooth(self, kappa: float) -> "SmoothRecLag":
         """The smoothed RecLag with gate ``sigmoid(κ·G)``; tends to this one as κ → ∞."""
-        return SmoothRecLag(self.beta, self.gamma, kappa)
+        return SmoothRecLag(self.beta, kappa=kappa, log_gamma=self.log_gamma)
 
 
 @dataclass(frozen=True)

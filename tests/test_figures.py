@@ -5,7 +5,6 @@ import re
 
 import matplotlib.image as mpimg
 import pytest
-import torch
 
 from hopdyn.cli import main
 from hopdyn.figures import load_all

@@ -117,3 +117,21 @@ def test_short_softmax_equals_torch_softmax(shape, dtype):
     (g_ours,) = torch.autograd.grad((ours * w).sum(), z)
     (g_ref,) = torch.autograd.grad((ref * w).sum(), z)
     torch.testing.assert_close(g_ours, g_ref)
+
+
+def test_reclag_from_log_gamma_beyond_float_range():
+    lag = hd.RecLag(2.0, log_gamma=800.0)
+    assert lag.gamma == float("inf") and lag.log_gamma == 800.0
+    h = torch.tensor([[401.0, 0.0], [399.0, -1.0]], dtype=torch.float64)
+    G = lag.G(h)
+    torch.testing.assert_close(G, torch.logsumexp(2.0 * h, -1) - 800.0)
+    assert G[0] > 0 > G[1]
+    torch.testing.assert_close(lag.activation(h)[1], torch.zeros(2, dtype=torch.float64))
+    small = hd.RecLag(2.0, log_gamma=math.log(5.0))
+    torch.testing.assert_close(small.G(h), hd.RecLag(2.0, 5.0).G(h))
+    assert hd.RecLag(2.0).gamma == 1.0 and hd.RecLag(2.0).log_gamma == 0.0
+    assert small.smooth(3.0).log_gamma == small.log_gamma
+    with pytest.raises(ValueError, match="not both"):
+        hd.RecLag(2.0, 5.0, log_gamma=1.0)
+    with pytest.raises(ValueError, match="log_gamma must be a finite number"):
+        hd.RecLag(2.0, log_gamma=float("nan"))

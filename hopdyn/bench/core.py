@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 from scipy.special import softmax

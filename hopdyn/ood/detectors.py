@@ -20,8 +20,6 @@ every step (Figs 4–5 of the RecLag paper).
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -360,19 +358,4 @@ class RecLagDetector(MemoryDetector):
     def _lagrangian(self, c: int) -> Lagrangian:
         lg = self.log_gamma_[c]
         # raw (unnormalised) features give scores, hence log γ, beyond float range for γ itself
-        return RecLag(self.beta, math.exp(lg)) if lg < 700 else _RecLagLogGamma(self.beta, 1.0, lg)
-
-
-@dataclass(frozen=True)
-class _RecLagLogGamma(RecLag):
-    """RecLag specified by ``log γ`` (eq 11 with ``log γ`` given): for raw features the ID scores
-    (hence ``log γ``) can exceed 709, where ``γ`` itself overflows a float. ``gamma`` is unused."""
-
-    log_gamma_value: float = 0.0
-
-    @property
-    def log_gamma(self) -> float:
-        return self.log_gamma_value
-
-    def __repr__(self) -> str:
-        return f"RecLag(beta={self.beta!r}, log_gamma={self.log_gamma_value!r})"
+        return RecLag(self.beta, log_gamma=lg)

@@ -265,7 +265,6 @@ def train_sfnn(
         normalize=normalize,
     )
     opt = _Adam(model.parameters(), lr)
-    n = x.shape[0]
     show = epochs >= 20 if progress is None else bool(progress)
     per_batch = batch_size * n_classes * n_memories * x.shape[1] * (x.shape[1] if covariance == "full" else 1)
     with few_threads(per_batch):
