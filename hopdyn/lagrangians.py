@@ -187,6 +187,13 @@ class RecLag(Lagrangian):
             object.__setattr__(self, "log_gamma", log_gamma)
             object.__setattr__(self, "gamma", math.exp(log_gamma) if log_gamma < 709 else math.inf)
 
+    def __repr__(self) -> str:
+        gamma = f"gamma={self.gamma!r}" if math.isfinite(self.gamma) else f"log_gamma={self.log_gamma!r}"
+        return f"{type(self).__name__}(beta={self.beta!r}, {gamma}{self._repr_extra()})"
+
+    def _repr_extra(self) -> str:
+        return ""
+
     def G(self, h: torch.Tensor) -> torch.Tensor:  # noqa: N802 - eq 13
         """``G(h) = lse(βh) − log γ`` (eq 13); the gate is open where ``G ≥ 0``."""
         return torch.logsumexp(self.beta * h, dim=-1) - self.log_gamma
@@ -212,10 +219,12 @@ class RecLag(Lagrangian):
 
     def smooth(self, kappa: float) -> "SmoothRecLag":
         """The smoothed RecLag with gate ``sigmoid(κ·G)``; tends to this one as κ → ∞."""
+        if math.isfinite(self.gamma):
+            return SmoothRecLag(self.beta, self.gamma, kappa)
         return SmoothRecLag(self.beta, kappa=kappa, log_gamma=self.log_gamma)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SmoothRecLag(RecLag):
     """RecLag with a smooth gate: ``L(h) = softplus(κ·G(h)) / (κβ)``.
 
@@ -230,6 +239,9 @@ class SmoothRecLag(RecLag):
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "kappa", positive(self.kappa, "kappa"))
+
+    def _repr_extra(self) -> str:
+        return f", kappa={self.kappa!r}"
 
     def gate(self, G: torch.Tensor) -> torch.Tensor:  # noqa: N803
         return torch.sigmoid(self.kappa * G)

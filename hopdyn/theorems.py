@@ -203,7 +203,10 @@ def _adversarial(xi: torch.Tensor, beta: float, radius: float, starts: torch.Ten
 
 
 def _check_ball(net: MHN, name: str, radius: float, starts: torch.Tensor, n_random: int, g: torch.Generator) -> BallCheck:
-    inside = math.nextafter(radius, 0.0) if radius > 0 else 0.0  # the claim is for the open ball
+    # the claim is for the open ball. One ulp inside is not enough: where ε_CS is exact (one
+    # memory in 1-D, found by hypothesis) rounding puts G(xi v) at exactly 0 on such points, and
+    # χ(0) = 1; a relative margin of 1e-10 is far above G's rounding error (~1e-16 relative)
+    inside = radius * (1 - 1e-10)
     rand = sample_ball(n_random, net.n_features, inside, generator=g, dtype=torch.float64)
     adv = _adversarial(net.xi, net.memory.beta, inside, starts)
     pts = torch.cat([rand, adv])

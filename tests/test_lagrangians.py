@@ -135,3 +135,10 @@ def test_reclag_from_log_gamma_beyond_float_range():
         hd.RecLag(2.0, 5.0, log_gamma=1.0)
     with pytest.raises(ValueError, match="log_gamma must be a finite number"):
         hd.RecLag(2.0, log_gamma=float("nan"))
+
+
+def test_reclag_repr():
+    assert repr(hd.RecLag(4.0, 1000.0)) == "RecLag(beta=4.0, gamma=1000.0)"
+    assert repr(hd.RecLag(2.0, log_gamma=800.0)) == "RecLag(beta=2.0, log_gamma=800.0)"
+    assert repr(hd.RecLag(1.0, 5.0).smooth(3.0)).startswith("SmoothRecLag(beta=1.0, gamma=5.0")
+    assert repr(hd.RecLag(1.0, 5.0).smooth(3.0)).endswith("kappa=3.0)")

@@ -222,3 +222,12 @@ def test_theorem3_no_warning_when_memories_survive():
 def test_bad_input_raises_value_error_naming_the_argument(call, message):
     with pytest.raises(ValueError, match=message):
         call(spec_xi())
+
+
+def test_theorem1_holds_where_eps_cs_is_exact():
+    """One memory in 1-D: ε_CS is the exact radius, so probe points must stay strictly inside
+    (found by hypothesis: at one ulp inside, rounding put G at exactly 0 and the gate open)."""
+    xi = random_net_params(0, n_h=1, n_v=1, scale=2.0)
+    r = hd.theorems.check_theorem1(xi, 1.5625, 2.0, n_directions=128, n_random=128, n_adversarial=16)
+    assert r.eps_cs == pytest.approx(r.r_star, rel=1e-9)
+    assert r.holds
