@@ -4,7 +4,7 @@ The public surface is small: Lagrangians, the network :class:`MHN`, two simulato
 (:func:`iterate`, :func:`integrate`) returning a :class:`Trajectory`, and the analysis
 subpackages (``hopdyn.theorems``, ``hopdyn.ood``, ...).
 """
-from .lagrangians import Abs, Lagrangian, LogSumExp, Polynomial, Quadratic, RecLag, SmoothRecLag, WeightedLogSumExp
+from .lagrangians import Abs, GatedLagrangian, Lagrangian, LogSumExp, Polynomial, Quadratic, RecLag, SmoothRecLag, WeightedLogSumExp
 from .network import MHN
 from .ode import GateCrossingWarning, integrate
 from .stepper import iterate, iterate_two_variable
@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Abs",
     "GateCrossingWarning",
+    "GatedLagrangian",
     "HopfieldAttention",
     "HopfieldAttentionStack",
     "Lagrangian",

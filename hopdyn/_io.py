@@ -20,8 +20,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds,
     so a failed run never leaves a half-written file behind."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    except OSError as exc:  # name the target, not a temporary file
+        raise OSError(f"cannot write {path} ({exc.strerror or exc})") from exc
     os.close(fd)
     tmp = Path(tmp)
     # mkstemp makes the file private (0600); give it the mode a plain open() would
@@ -30,8 +33,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp.chmod(0o666 & ~umask)
     try:
         yield tmp
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise OSError(f"cannot write {path} ({exc.strerror or exc})") from exc
     finally:
+        # also on KeyboardInterrupt (Ctrl-C, and SIGTERM under the CLI): no temporary file stays behind
         if tmp.exists():
             tmp.unlink()
 

@@ -27,7 +27,8 @@ def as_tensor(
     """Return ``x`` as a floating tensor, checking shape and values.
 
     Floating inputs keep their dtype and device; integer inputs take the dtype and device
-    of ``like`` (or torch's default float type).
+    of ``like`` (or torch's default float type). Half precision (float16, bfloat16 and
+    smaller) is refused: the ODE solver asserts on it and the dynamics overflow to NaN.
     """
     if isinstance(x, torch.Tensor):
         t = x
@@ -36,6 +37,8 @@ def as_tensor(
             t = torch.as_tensor(np.asarray(x))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name} must be an array of numbers, got {type(x).__name__}") from exc
+    if t.is_floating_point() and t.element_size() < 4:
+        raise ValueError(f"{name} has dtype {t.dtype}: float16/bfloat16 are not supported: use float32 or float64")
     if not (t.is_floating_point() or t.dtype in (torch.bool, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
         raise ValueError(f"{name} must hold real numbers, got dtype {t.dtype}")
     if not t.is_floating_point():

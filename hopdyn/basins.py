@@ -87,8 +87,9 @@ class Attractors:
 
 def memory_attractors(net: MHN, steps: int = 2000, tol: float = 1e-12) -> Attractors:
     """The origin (when it is a fixed point) and the fixed point reached from each memory that
-    stays nearest to it. A memory whose own trajectory ends elsewhere — at the origin, say, when
-    γ is large — is not listed: it has been swallowed."""
+    stays nearest to it (with the gate open there, for RecLag: the rule of :func:`memory_fates`).
+    A memory whose own trajectory ends elsewhere — at the origin, say, when γ is large, or at
+    another memory — is not listed."""
     xi = net.xi
     ends = iterate(net, xi, steps=steps, tol=tol, keep="last", progress=False).final
     names, points = [], []
@@ -97,8 +98,12 @@ def memory_attractors(net: MHN, steps: int = 2000, tol: float = 1e-12) -> Attrac
         names.append("origin")
         points.append(zero[0])
     nearest = torch.cdist(ends, xi).argmin(-1)
+    # the rule of memory_fates: a nonzero end nearest its own memory, with the gate open there
+    ok = ends.norm(dim=-1) > 0
+    if isinstance(net.memory, RecLag):
+        ok &= net.memory.G(net.hidden(ends)) >= 0
     for k in range(net.n_memories):
-        if int(nearest[k]) == k and float(ends[k].norm()) > 0:
+        if int(nearest[k]) == k and bool(ok[k]):
             names.append(f"memory {k}")
             points.append(ends[k])
     return Attractors(names, torch.stack(points) if points else zero[:0])
@@ -189,10 +194,32 @@ def find_attractors(
 # -- memories swallowed by the origin -------------------------------------------------------------
 @dataclass(frozen=True)
 class MemoryFates:
-    """For each memory mu: ``fixed_points[mu]``, the vanilla fixed point reached from xi[mu];
-    ``G[mu]``, the RecLag gate value there; ``survives[mu]`` (G ≥ 0: the gate is open, so it is
-    a fixed point of RecLag too) or ``swallowed[mu]`` (G < 0: the RecLag step sends it to 0);
-    ``log_gamma_limit[mu]``, the largest log γ that keeps it (γ ≤ exp of this)."""
+    """What becomes of each memory ``mu`` in a RecLag network (SPEC, Theorem 3).
+
+    The rule (one for :func:`memory_fates`, the basin maps and the explorer):
+
+    * ``fixed_points[mu]``: where the VANILLA map (same β, no gate) goes from ``xi[mu]``, with
+      ``G[mu]`` the gate value there. It is the memory's OWN fixed point
+      (``has_own_fixed_point[mu]``) only if the iteration converged to a point whose nearest
+      memory is ``mu`` and no fixed point reached from another memory lies nearer ``xi[mu]``.
+      When the vanilla map takes ``xi[mu]`` to another memory or to a mixture, ``mu`` has no
+      attractor of its own even without a gate: a gate open at that other point says nothing
+      about ``mu``.
+    * ``survives[mu]``: the RecLag map itself, iterated from ``xi[mu]``, converges to a nonzero
+      point (``reclag_ends[mu]``) whose nearest memory is ``mu`` and where the gate is open
+      (``G ≥ 0``): a stable fixed point of RecLag that retrieves ``mu``.
+    * ``swallowed[mu]``: it does not survive AND the gate is the reason: it shuts somewhere on
+      the vanilla trajectory from ``xi[mu]`` (``log γ > log_gamma_limit[mu]``), so RecLag leaves
+      that trajectory for 0. A memory that merely has no own fixed point, with the gate open
+      all the way, is not swallowed: it is ``merged`` (not an attractor of the vanilla network
+      at this β either; no γ helps).
+
+    ``G_memory[mu]`` is the gate at the memory itself, ``G(xi[mu])`` (< 0: ``xi[mu]`` lies in B0
+    and is sent to 0 in one step). ``log_gamma_limit[mu]`` is the smallest ``lse(β h)`` along
+    the vanilla trajectory from ``xi[mu]`` (its γ* of Theorem 2, in logs): for ``log γ`` up to it
+    RecLag follows the vanilla trajectory exactly, so ``mu`` survives iff it has an own fixed
+    point; for γ > N_H (0 attracts) and ``log γ`` above it, ``mu`` is swallowed.
+    ``gamma`` may read ``inf`` (a RecLag built with ``log_gamma`` > 709); ``log_gamma`` is exact."""
 
     beta: float
     gamma: float
@@ -201,37 +228,105 @@ class MemoryFates:
     log_gamma_limit: torch.Tensor
     survives: torch.Tensor
     swallowed: torch.Tensor
+    log_gamma: float = math.nan
+    G_memory: torch.Tensor | None = None  # noqa: N815
+    has_own_fixed_point: torch.Tensor | None = None
+    reclag_ends: torch.Tensor | None = None
 
     @property
     def n_swallowed(self) -> int:
         return int(self.swallowed.sum())
 
+    @property
+    def n_survive(self) -> int:
+        return int(self.survives.sum())
 
-def memory_fates(net: MHN, *, warn: bool = True, stacklevel: int = 2) -> MemoryFates:
-    """Which memories survive as attractors of the RecLag network ``net`` (SPEC, Theorem 3).
+    @property
+    def merged(self) -> torch.Tensor:
+        """Neither surviving nor swallowed: no attractor of its own even without the gate."""
+        return ~self.survives & ~self.swallowed
 
-    A memory survives only if the gate is open at its fixed point, i.e. γ ≤
-    ``exp(lse(β xi v*))`` for the vanilla fixed point ``v*`` reached from it. Warns with
-    :class:`MemorySwallowedWarning` (``warn=True``) when some are swallowed; ``stacklevel``
-    is passed on to :func:`warnings.warn` (raise it by one per wrapper, so the warning points
-    at the user's call).
+    @property
+    def n_merged(self) -> int:
+        return int(self.merged.sum())
+
+
+def _gamma_text(log_gamma: float) -> str:
+    """``γ = …`` for a value given by its log (γ itself overflows a float above log γ ≈ 709)."""
+    return f"γ = {math.exp(log_gamma):.4g}" if log_gamma < 709 else f"log γ = {log_gamma:.6g}"
+
+
+def _own_points(ends: torch.Tensor, converged: torch.Tensor, xi: torch.Tensor, tol: float) -> torch.Tensor:
+    """Which ``ends[mu]`` (reached from ``xi[mu]``) belong to memory ``mu``: converged, nearest
+    to ``xi[mu]`` among the memories, and no other end lies nearer ``xi[mu]`` (beyond ``tol``)."""
+    idx = torch.arange(xi.shape[0], device=xi.device)
+    nearest = torch.cdist(ends, xi).argmin(-1) == idx
+    d = torch.cdist(xi, torch.where(converged[:, None], ends, torch.full_like(ends, math.inf)))
+    closest = d[idx, idx] <= d.min(-1).values + tol
+    return converged & nearest & closest
+
+
+def memory_fates(net: MHN, *, steps: int = 5000, warn: bool = True, stacklevel: int = 2) -> MemoryFates:
+    """Which memories survive as attractors of the RecLag network ``net`` (SPEC, Theorem 3);
+    :class:`MemoryFates` states the rule.
+
+    A vanilla network has no gate, hence no B0 and nothing to swallow: it raises ``ValueError``.
+    Warns with :class:`MemorySwallowedWarning` (``warn=True``) when some are swallowed;
+    ``stacklevel`` is passed on to :func:`warnings.warn` (raise it by one per wrapper, so the
+    warning points at the user's call).
     """
-    if not isinstance(net.memory, RecLag):
-        raise ValueError(f"memory_fates needs a RecLag network, got memory={net.memory!r}")
+    mem = net.memory
+    if not isinstance(mem, RecLag):
+        raise ValueError(
+            f"memory_fates needs a RecLag network (a gate); memory={mem!r} has no gate, hence no B0: "
+            "nothing is swallowed"
+        )
     xi = net.xi.to(torch.float64)
-    beta, gamma = net.memory.beta, net.memory.gamma
-    vanilla = MHN(xi, memory=LogSumExp(beta))
-    fixed = iterate(vanilla, xi, steps=5000, tol=1e-12 * _scale(net), keep="last", progress=False).final
-    limit = torch.logsumexp(beta * fixed @ xi.T, -1)
-    G = limit - math.log(gamma)
-    fates = MemoryFates(beta, gamma, fixed, G, limit, G >= 0, G < 0)
+    net64 = net.replace(xi=xi)
+    beta, log_gamma = mem.beta, mem.log_gamma
+    scale = _scale(net)
+    tol = 1e-12 * scale
+    same = 1e-6 * max(scale, 1.0)
+    vanilla = net64.replace(memory=LogSumExp(beta))
+
+    def hidden(v: torch.Tensor) -> torch.Tensor:
+        return net64.feature.activation(v) @ xi.T
+
+    # the vanilla trajectory from every memory at once, with the smallest lse(β h) along it
+    v = xi.clone()
+    low = mem.G(hidden(v))
+    G_memory = low.clone()
+    conv = torch.zeros(xi.shape[0], dtype=torch.bool)
+    for _ in range(positive_int(steps, "steps")):
+        todo = (~conv).nonzero().flatten()
+        if todo.numel() == 0:
+            break
+        nxt = vanilla._step(v[todo])
+        conv[todo] = (nxt - v[todo]).abs().amax(-1) <= tol
+        v[todo] = nxt
+        low[todo] = torch.minimum(low[todo], mem.G(hidden(nxt)))
+    own = _own_points(v, conv, xi, same)
+    G = mem.G(hidden(v))
+    limit = low + log_gamma
+    run = iterate(net64, xi, steps=steps, tol=tol, keep="last", progress=False)
+    ends = run.final
+    nonzero = ends.norm(dim=-1) > 1e-9 * scale
+    idx = torch.arange(xi.shape[0])
+    survives = (run.converged & nonzero & (torch.cdist(ends, xi).argmin(-1) == idx)
+                & (mem.G(hidden(ends)) >= 0))
+    swallowed = ~survives & (low < 0)
+    fates = MemoryFates(beta, mem.gamma, v, G, limit, survives, swallowed, log_gamma, G_memory, own, ends)
     if warn and fates.n_swallowed:
-        idx = fates.swallowed.nonzero().flatten().tolist()
-        shown = ", ".join(map(str, idx[:10])) + (", ..." if len(idx) > 10 else "")
+        idx_s = swallowed.nonzero().flatten().tolist()
+        shown = ", ".join(map(str, idx_s[:10])) + (", ..." if len(idx_s) > 10 else "")
+        keep = float(limit.min())
+        lost = int((swallowed & ~own).sum())
         warnings.warn(
-            f"γ = {gamma:g} swallows {len(idx)} of {net.n_memories} memories ({shown}): the gate is shut at their "
-            f"fixed points, so they are no longer attractors; keep γ ≤ {math.exp(float(limit.min())):.4g} "
-            "to keep every memory",
+            f"{_gamma_text(log_gamma)} swallows {len(idx_s)} of {net.n_memories} memories ({shown}): the gate shuts "
+            f"on the way from them to their fixed points and sends them to 0, so they are no longer attractors; "
+            f"keep {_gamma_text(keep).replace('=', '≤')} so that the gate never acts on them"
+            + (f" ({lost} of them have no fixed point of their own even in the vanilla network at β = {beta:g})"
+               if lost else ""),
             MemorySwallowedWarning,
             stacklevel=stacklevel,
         )
@@ -551,7 +646,10 @@ class FixedPoints:
     ``"stable"`` (all |λ| < 1), ``"unstable"`` (all > 1) or ``"saddle"``. ``kind_flow``
     classifies the same point for the flow ``τ_V dv/dt = step(v) − v`` (Re(λ − 1) < 0 stable).
     ``names`` match known attractors (the origin, memories) or read ``"fixed point k"``;
-    ``residual`` is ‖step(v) − v‖∞."""
+    ``residual`` is ‖step(v) − v‖∞.
+
+    The search can be incomplete, and says how: ``n_seeds`` Newton runs, ``n_converged`` of
+    which reached a fixed point; ``note`` describes the seeds and what they can miss."""
 
     points: torch.Tensor
     names: list[str]
@@ -559,40 +657,77 @@ class FixedPoints:
     kind_map: list[str]
     kind_flow: list[str]
     residual: torch.Tensor
+    n_seeds: int = 0
+    n_converged: int = 0
+    note: str = ""
 
 
 def _classify(values: torch.Tensor, stable: torch.Tensor, unstable: torch.Tensor) -> list[str]:
     return ["stable" if s else "unstable" if u else "saddle" for s, u in zip(stable.tolist(), unstable.tolist())]
 
 
+#: Points per axis of the default seed grid of :func:`fixed_points`, by N_V (regular grids up to 3-D).
+_GRID = {1: 128, 2: 24, 3: 10}
+
+
+def _default_seeds(net: MHN, xi: torch.Tensor, n_random: int, seed: int) -> tuple[torch.Tensor, str]:
+    n_h, n_v = xi.shape
+    box = 1.5 * float(xi.norm(dim=-1).max())
+    parts = [xi, torch.zeros(1, n_v, dtype=torch.float64)]
+    what = ["the memories", "the origin"]
+    if n_h <= 32:
+        # pairwise mixtures (1/4, 1/2, 3/4): saddles sit between memories, not always midway
+        i, j = torch.triu_indices(n_h, n_h, 1)
+        t = torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)[:, None, None]
+        parts.append(((1 - t) * xi[i] + t * xi[j]).reshape(-1, n_v))
+        what.append("pairwise mixtures (1/4, 1/2, 3/4)")
+    if n_v in _GRID:
+        k = _GRID[n_v]
+        axis = torch.linspace(-box, box, k, dtype=torch.float64)
+        cloud = torch.stack(torch.meshgrid(*[axis] * n_v, indexing="ij"), -1).reshape(-1, n_v)
+        spacing = 2 * box / (k - 1)
+        what.append(f"a regular {'x'.join([str(k)] * n_v)} grid over the box ±{box:.4g} (spacing {spacing:.3g})")
+    else:
+        g = generator(seed, "fixed_points")
+        cloud = box * (2 * torch.rand(n_random, n_v, generator=g, dtype=torch.float64) - 1)
+        what.append(f"{n_random} random points in the box ±{box:.4g}")
+    parts.append(cloud)
+    # softmax-mixtures: the map's image of the cloud (Σ softmax(β xi v)_mu xi_mu for LSE), which
+    # lands in the hull of the memories where the fixed points are
+    with torch.no_grad():
+        parts.append(net._step(cloud))
+    what.append("the map's image of those (softmax-mixtures of the memories)")
+    return torch.cat(parts), ", ".join(what)
+
+
 def fixed_points(
     net: MHN,
     seeds: ArrayLike | None = None,
     *,
-    n_random: int = 64,
+    n_random: int = 256,
     seed: int = 0,
     max_iter: int = 100,
     tol: float = 1e-10,
 ) -> FixedPoints:
     """Solve ``v = step(v)`` (eq 12) by batched Newton iterations and classify each solution.
 
-    Seeds default to the memories, the origin, the midpoints of memory pairs (where saddles
-    sit, for N_H ≤ 32) and ``n_random`` points in the box ±1.5·max‖xi[mu]‖. Float64 throughout.
+    Seeds default to the memories, the origin, mixtures of memory pairs (for N_H ≤ 32), a
+    regular grid over the box ±1.5·max‖xi[mu]‖ when N_V ≤ 3 (else ``n_random`` random points
+    in it) and the map's image of those points (softmax-mixtures). Newton finds only what its
+    seeds lead to: ``FixedPoints.note`` says what was seeded and what can be missed. Float64
+    throughout.
     """
     xi = net.xi.to(torch.float64)
     net64 = net.replace(xi=xi)
     scale = _scale(net)
     if seeds is None:
-        parts = [xi, torch.zeros(1, net.n_features, dtype=torch.float64)]
-        if net.n_memories <= 32:
-            i, j = torch.triu_indices(net.n_memories, net.n_memories, 1)
-            parts.append(0.5 * (xi[i] + xi[j]))
-        g = generator(seed, "fixed_points")
-        box = 1.5 * float(xi.norm(dim=-1).max())
-        parts.append(box * (2 * torch.rand(n_random, net.n_features, generator=g, dtype=torch.float64) - 1))
-        v = torch.cat(parts)
+        v, what = _default_seeds(net64, xi, positive_int(n_random, "n_random"), seed)
+        note = (f"Newton from {{n}} seeds ({what}); fixed points outside the seeded box, or whose Newton "
+                "basins are smaller than the seed spacing, can be missed")
     else:
         v = net64.check_v(seeds, "seeds").to(torch.float64).reshape(-1, net.n_features).clone()
+        note = "Newton from {n} given seeds; fixed points whose Newton basins hold none of them are missed"
+    n_seeds = v.shape[0]
     eye = torch.eye(net.n_features, dtype=torch.float64)
     jac = torch.func.vmap(torch.func.jacrev(lambda x: net64._step(x[None])[0]))
     active = torch.arange(v.shape[0])
@@ -610,7 +745,9 @@ def fixed_points(
         v[active] = v[active] + delta
     res = (net64._step(v) - v).abs().amax(-1)
     v = v[res <= tol * scale * 10]
+    n_converged = v.shape[0]
     lab = _Labeller(Attractors([], v.new_zeros(0, net.n_features)), 1e-6 * max(scale, 1.0))
+    lab.limit = v.shape[0] + 1  # every converged seed may be a fixed point of its own
     labels = lab(v, torch.ones(v.shape[0], dtype=torch.bool))
     first = [int((labels == k).nonzero()[0]) for k in range(len(lab.names))]
     pts = v[first] if first else v[:0]
@@ -621,7 +758,8 @@ def fixed_points(
     eig = torch.linalg.eigvals(J)
     kind_map = _classify(eig, (eig.abs() < 1).all(-1), (eig.abs() > 1).all(-1))
     kind_flow = _classify(eig, (eig.real < 1).all(-1), (eig.real > 1).all(-1))
-    return FixedPoints(pts, names, eig, kind_map, kind_flow, (net64._step(pts) - pts).abs().amax(-1))
+    return FixedPoints(pts, names, eig, kind_map, kind_flow, (net64._step(pts) - pts).abs().amax(-1),
+                       n_seeds, n_converged, note.format(n=n_seeds))
 
 
 # -- continuation ---------------------------------------------------------------------------------

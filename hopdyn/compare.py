@@ -51,7 +51,7 @@ def compare_simulators(
     attractors = memory_attractors(net)
     scale = float(net.xi.abs().max())
     label_tol = 1e-3 * max(scale, 1.0)
-    e0 = net._energy(v0)
+    e0 = net.energy(v0)
     return SimulatorComparison(
         v0=v0,
         end_iterate=it.final,

@@ -56,48 +56,80 @@ def _masses(mass: ArrayLike | None, n: int, like: torch.Tensor, name: str) -> to
     return m
 
 
-def weighted_energy(q: ArrayLike, X: ArrayLike, beta: float, mass: ArrayLike | None = None) -> torch.Tensor:
+def _network_only(net: MHN, beta, *masses) -> MHN:
+    """``net`` when the memory was given as a network: β and masses are then the network's."""
+    if beta is not None or any(m is not None for m in masses):
+        raise ValueError("beta and masses come from the network when an MHN is given; leave them out "
+                         "(vary them with net.replace(memory=...))")
+    return net
+
+
+def _weighted_network(X: torch.Tensor, beta, mass, name: str = "mass") -> MHN:
+    """The convenience form ``(X, β, m)``: ``MHN(X, memory=WeightedLogSumExp(β, m))``."""
+    if beta is None:
+        raise ValueError("beta is required when the memory is given as an array (or pass an MHN)")
+    return MHN(X, memory=WeightedLogSumExp(beta, _masses(mass, X.shape[0], X, name)))
+
+
+def weighted_energy(q: ArrayLike, X: ArrayLike | MHN, beta: float | None = None,
+                    mass: ArrayLike | None = None) -> torch.Tensor:
     """``E(q | X, m) = ½‖q‖² − β⁻¹ log Σ_μ m_μ exp(β q·ξ_μ)``, computed with one log-sum-exp.
 
     Args:
         q: states, shape ``(K, d)`` (or ``(..., K, d)`` matching the batch of ``X``).
-        X: memories, shape ``(N, d)`` or a batch of memory sets ``(..., N, d)``.
+        X: memories, shape ``(N, d)`` or a batch of memory sets ``(..., N, d)``; or an
+            :class:`MHN`, whose own energy is returned (``net.energy(q)``; then no β, mass).
         beta: inverse temperature.
         mass: masses ``(N,)``, default all ones (the vanilla MHN energy, eq 8).
 
     Returns:
         Energies of shape ``(..., K)``: the energy of every state under every memory set.
     """
+    if isinstance(X, MHN):
+        return _network_only(X, beta, mass).energy(q)
     q = as_tensor(q, "q")
     X = _memories(X, "X", like=q, d=q.shape[-1])
     return _energy(q, X, WeightedLogSumExp(beta, _masses(mass, X.shape[-2], X, "mass")))
 
 
 def _energy(q: torch.Tensor, X: torch.Tensor, memory: WeightedLogSumExp) -> torch.Tensor:
+    # MHN(X, memory=memory).energy(q) with Quadratic L_V, batched over memory sets X (..., N, d)
+    # (an MHN holds one set); test_continual checks the two agree
     return 0.5 * (q * q).sum(-1) - memory(q @ X.mT)
 
 
-def retrieval_weights(q: ArrayLike, X: ArrayLike, beta: float, mass: ArrayLike | None = None) -> torch.Tensor:
+def retrieval_weights(q: ArrayLike, X: ArrayLike | MHN, beta: float | None = None,
+                      mass: ArrayLike | None = None) -> torch.Tensor:
     """``p_{μ|q} = softmax(β q·ξ + log m)_μ``, shape ``(..., K, N)``: the weight memory μ gets in the
-    update of ``q`` (the ``p_{r|k}`` of the replay gain when ``q = q_k`` and ``X = X_old``)."""
+    update of ``q`` (the ``p_{r|k}`` of the replay gain when ``q = q_k`` and ``X = X_old``). For an
+    :class:`MHN` ``X``: its memory activation ``f(xi g(q))``."""
+    if isinstance(X, MHN):
+        net = _network_only(X, beta, mass)
+        return net.memory.activation(net.hidden(q))
     q = as_tensor(q, "q")
     X = _memories(X, "X", like=q, d=q.shape[-1])
     return WeightedLogSumExp(beta, _masses(mass, X.shape[-2], X, "mass")).activation(q @ X.mT)
 
 
 def fixed_points(
-    x: ArrayLike, X: ArrayLike, beta: float, mass: ArrayLike | None = None, *, steps: int = 1000, tol: float | None = None
+    x: ArrayLike, X: ArrayLike | MHN, beta: float | None = None, mass: ArrayLike | None = None, *,
+    steps: int = 1000, tol: float | None = None
 ) -> torch.Tensor:
     """Fixed points of the weighted update reached from ``x`` (shape ``(K, d)``) under one memory
-    set ``X`` (``(N, d)``), via :func:`hopdyn.iterate`. ``tol`` (on ``‖Δq‖_∞``) defaults to
+    set ``X`` (``(N, d)``), via :func:`hopdyn.iterate`; ``X`` may be an :class:`MHN`, whose own
+    discrete map is iterated (then no β, mass). ``tol`` (on ``‖Δq‖_∞``) defaults to
     ``max(1e-10, 64·eps)`` of the dtype: the energy is stationary at a fixed point, so its error is
     of order ``tol²``. A ``RuntimeWarning`` says how many samples did not converge within ``steps``."""
-    x = as_tensor(x, "x")
-    X = _memories(X, "X", like=x, d=x.shape[-1])
-    if X.dim() != 2:
-        raise ValueError(f"X must be one memory set of shape (N, d), got shape {tuple(X.shape)}")
+    if isinstance(X, MHN):
+        net = _network_only(X, beta, mass)
+        x = net.check_v(x, "x")
+    else:
+        x = as_tensor(x, "x")
+        X = _memories(X, "X", like=x, d=x.shape[-1])
+        if X.dim() != 2:
+            raise ValueError(f"X must be one memory set of shape (N, d), got shape {tuple(X.shape)}")
+        net = _weighted_network(X, beta, mass)
     tol = max(1e-10, 64 * torch.finfo(x.dtype).eps) if tol is None else tol
-    net = MHN(X, memory=WeightedLogSumExp(beta, _masses(mass, X.shape[0], X, "mass")))
     traj = iterate(net, x, steps, tol=tol, keep="last")
     n_bad = int((~traj.converged).sum())
     if n_bad:
@@ -171,18 +203,28 @@ class Forgetting:
 
 def intrinsic_forgetting(
     x: ArrayLike,
-    X_old: ArrayLike,
+    X_old: ArrayLike | MHN,
     X_new: ArrayLike,
-    beta: float,
+    beta: float | None = None,
     *,
     mass_old: ArrayLike | None = None,
     mass_new: ArrayLike | None = None,
     at: At = "fixed_point",
 ) -> Forgetting:
     """Intrinsic forgetting of old samples ``x`` ``(K, d)`` when ``X_old`` ``(N, d)`` becomes
-    ``X_new`` (``(N', d)`` or a batch ``(R, N', d)`` from a task-change operator)."""
+    ``X_new`` (``(N', d)`` or a batch ``(R, N', d)`` from a task-change operator).
+
+    ``X_old`` may be the user's :class:`MHN` (then leave out ``beta`` and ``mass_old``): the fixed
+    points and energies are that network's, and each new memory set is
+    ``net.replace(xi=X_new[r])`` — its feature Lagrangian and memory Lagrangian are kept; a
+    :class:`WeightedLogSumExp` memory gets ``mass_new`` (default all ones, as in the array form).
+    """
     if at not in ("fixed_point", "raw"):
         raise ValueError(f"at must be 'fixed_point' or 'raw', got {at!r}")
+    if isinstance(X_old, MHN):
+        return _forgetting_of_network(x, _network_only(X_old, beta, mass_old), X_new, mass_new, at)
+    if beta is None:
+        raise ValueError("beta is required when the memory is given as an array (or pass an MHN)")
     x = as_tensor(x, "x", min_dim=2)
     X_old = _memories(X_old, "X_old", like=x, d=x.shape[-1])
     X_new = _memories(X_new, "X_new", like=x, d=x.shape[-1])
@@ -191,6 +233,22 @@ def intrinsic_forgetting(
     new = WeightedLogSumExp(beta, _masses(mass_new, X_new.shape[-2], X_new, "mass_new"))
     q = fixed_points(x, X_old, beta, old.mass) if at == "fixed_point" else x
     return Forgetting(points=q, energy_old=_energy(q, X_old, old), energy_new=_energy(q, X_new, new), at=at)
+
+
+def _forgetting_of_network(x: ArrayLike, old: MHN, X_new: ArrayLike, mass_new: ArrayLike | None, at: str) -> Forgetting:
+    x = old.check_v(x, "x")
+    X_new = _memories(X_new, "X_new", like=x, d=x.shape[-1])
+    X_new = X_new.reshape(-1, *X_new.shape[-2:])
+    memory = old.memory
+    if isinstance(memory, WeightedLogSumExp):
+        memory = dataclasses.replace(memory, mass=_masses(mass_new, X_new.shape[-2], X_new, "mass_new"))
+    elif mass_new is not None:
+        if not hasattr(memory, "beta"):
+            raise ValueError(f"mass_new needs a memory Lagrangian with a beta, got {memory!r}")
+        memory = WeightedLogSumExp(memory.beta, _masses(mass_new, X_new.shape[-2], X_new, "mass_new"))
+    q = fixed_points(x, old) if at == "fixed_point" else x
+    energy_new = torch.stack([old.replace(xi=X, memory=memory).energy(q) for X in X_new])
+    return Forgetting(points=q, energy_old=old.energy(q), energy_new=energy_new, at=at)
 
 
 # -- replay --------------------------------------------------------------------------------------

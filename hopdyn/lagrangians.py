@@ -39,9 +39,13 @@ def softmax(z: torch.Tensor) -> torch.Tensor:
 
 
 class Lagrangian:
-    """Base class: ``L(x)`` (summed over the last dimension) and its gradient ``activation(x)``."""
+    """Base class: ``L(x)`` (summed over the last dimension) and its gradient ``activation(x)``.
 
-    #: True when the activation jumps on the surface ``G = 0`` (only RecLag).
+    A new Lagrangian implements ``__call__`` and ``activation`` (checked against autograd in
+    the tests); the network, both simulators and every analysis use nothing else.
+    """
+
+    #: True when the activation jumps on a switching surface ``G = 0`` (a hard gate).
     has_jump: bool = False
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,7 +58,42 @@ class Lagrangian:
         """Raise ``ValueError`` if this Lagrangian cannot act on ``n`` neurons (most act on any)."""
 
     def G(self, h: torch.Tensor) -> torch.Tensor:  # noqa: N802 - the paper's name
-        raise AttributeError(f"{type(self).__name__} has no gate; G(h) exists for RecLag only")
+        raise AttributeError(f"{type(self).__name__} has no gate; G(h) exists for gated Lagrangians (RecLag)")
+
+
+class GatedLagrangian(Lagrangian):
+    """A memory Lagrangian whose activation is ``gate(G(h))·open_activation(h)``.
+
+    RecLag is the example (eq 24). A subclass implements ``__call__``, the gate value ``G(h)``
+    (shape ``(...)``; the gate is open where ``G ≥ 0``) and ``open_activation(h)``, the
+    activation while the gate is open, which must be smooth. ``activation`` is derived here,
+    the one place a gate is applied. With the hard gate ``χ`` (``has_jump = True``)
+    :func:`hopdyn.integrate` locates the switching surface ``G = 0`` by asking ``G`` and
+    ``open_activation``; a smooth ``gate`` (override it, set ``has_jump = False``) needs no
+    event location. The B0 of the analyses is ``{G < 0}``.
+    """
+
+    has_jump: bool = True
+
+    def G(self, h: torch.Tensor) -> torch.Tensor:  # noqa: N802
+        raise NotImplementedError
+
+    def open_activation(self, h: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def gate(self, G: torch.Tensor) -> torch.Tensor:  # noqa: N803
+        """``χ(G)``: 1 where ``G ≥ 0`` else 0 (the convention χ(0) = 1)."""
+        return (G >= 0).to(G.dtype)
+
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        """``gate(G(h))·open_activation(h)`` (eq 24 for RecLag)."""
+        # G comes from the subclass's one formula: a second route to it (for RecLag, lse read
+        # off the softmax) differs in the last bit and flips the gate at G = 0 (γ = N_H, v = 0)
+        gate = self.gate(self.G(h))[..., None]
+        p = self.open_activation(h)
+        # p is ours: gate it in place (one allocation less on the hot path) unless autograd
+        # needs it for the backward pass
+        return p * gate if p.requires_grad else p.mul_(gate)
 
 
 @dataclass(frozen=True)
@@ -152,7 +191,7 @@ class WeightedLogSumExp(Lagrangian):
 
 
 @dataclass(frozen=True)
-class RecLag(Lagrangian):
+class RecLag(GatedLagrangian):
     """Rectified Lagrangian ``L(h) = max((1/β)(lse(βh) − log γ), 0)`` (eq 11).
 
     Its activation is ``χ(G(h))·softmax(βh)`` (eq 24) with ``χ(z) = 1`` for ``z ≥ 0`` and 0
@@ -198,24 +237,12 @@ class RecLag(Lagrangian):
         """``G(h) = lse(βh) − log γ`` (eq 13); the gate is open where ``G ≥ 0``."""
         return torch.logsumexp(self.beta * h, dim=-1) - self.log_gamma
 
-    def gate(self, G: torch.Tensor) -> torch.Tensor:  # noqa: N803
-        """``χ(G)``: 1 where ``G ≥ 0`` else 0 (the convention χ(0) = 1)."""
-        return (G >= 0).to(G.dtype)
-
     def __call__(self, h: torch.Tensor) -> torch.Tensor:
         return torch.clamp(self.G(h), min=0.0) / self.beta
 
-    def activation(self, h: torch.Tensor) -> torch.Tensor:
-        z = self.beta * h
-        p = softmax(z)
-        # lse(z) = max(z) − log(max softmax(z)): the same stable max-shifted formula as
-        # torch.logsumexp, read off the softmax we need anyway (torch's logsumexp and exp are
-        # several times slower than its fused softmax on CPU)
-        G = z.amax(-1) - torch.log(p.amax(-1)) - self.log_gamma
-        gate = self.gate(G)[..., None]
-        # p is ours: gate it in place (one allocation less on the hot path) unless autograd
-        # needs softmax's output for the backward pass
-        return p * gate if p.requires_grad else p.mul_(gate)
+    def open_activation(self, h: torch.Tensor) -> torch.Tensor:
+        """The activation with the gate open, ``softmax(βh)``: what flows while ``G ≥ 0``."""
+        return softmax(self.beta * h)
 
     def smooth(self, kappa: float) -> "SmoothRecLag":
         """The smoothed RecLag with gate ``sigmoid(κ·G)``; tends to this one as κ → ∞."""

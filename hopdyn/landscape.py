@@ -19,6 +19,7 @@ evaluates the full ``N_V``-dimensional quantity at the points of that plane.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ import torch
 from ._validate import ArrayLike, as_tensor, positive, positive_int
 from .basins import Plane
 from .compare import memory_attractors
-from .lagrangians import LogSumExp, Quadratic, RecLag
+from .lagrangians import Lagrangian, LogSumExp, Quadratic, RecLag, WeightedLogSumExp
 from .network import MHN
 from .ode import integrate
 from .stepper import iterate
@@ -131,7 +132,7 @@ def energy_landscape(
     """``E(v) = v·g(v) − L_V(v) − L_H(xi g(v))`` at the points of a grid on ``plane``."""
     grid = _resolve_grid(net, plane, extent, n)
     with torch.no_grad():
-        energy = net._energy(grid.points)
+        energy = net.energy(grid.points)
     mem, off = _memory_coords(net, grid.plane)
     return EnergyLandscape(grid, energy, mem, off, repr(net.memory))
 
@@ -142,8 +143,8 @@ class DensityLandscape:
     """``log p_H`` (eqs 17–18) and ``G`` (eq 13) on a grid; ``B0 = {G < 0} = {p_H < δ}``."""
 
     grid: Grid
-    log_density: torch.Tensor  # (n_t, n_s): log p_H(x) = lse_μ(β xi_μ·x) − log Z
-    G: torch.Tensor  # (n_t, n_s): lse(β xi x) − log γ; B0 is where G < 0
+    log_density: torch.Tensor  # (n_t, n_s): log p_H(x) = lse_μ(β xi_μ·x) − log Z = G + log δ
+    G: torch.Tensor  # (n_t, n_s): the network's gate value G(xi x) (eq 13); B0 is where G < 0
     log_Z: float
     log_delta: float  # log δ = log γ − log Z: p_H < δ exactly where G < 0
     normaliser: str  # how Z was computed (which region it normalises over)
@@ -177,11 +178,16 @@ def density_landscape(
     picture itself; for
     ``N_V > 2`` that is the density restricted to the plane. ``normaliser`` says which.
     Either way ``p_H < δ = γ/Z`` exactly where ``G < 0`` (eqs 63–65).
+
+    ``G`` is the network's own (:meth:`hopdyn.MHN.gate_value`), and the density is written
+    through it: ``p_H(x) = (γ/Z)·exp(G(xi x))``, i.e. ``log p_H = G + log δ`` with
+    ``log δ = log γ − log Z``. Nothing here needs ``γ`` itself, so a ``RecLag(β, log_gamma=...)``
+    beyond float range works.
     """
     lag = _require_reclag(net)
     grid = _resolve_grid(net, plane, extent, n)
     with torch.no_grad():
-        score = torch.logsumexp(lag.beta * (grid.points @ net.xi.T), dim=-1)  # lse_μ(β xi_μ·x)
+        G = net.gate_value(grid.points)  # lse_μ(β xi_μ·x) − log γ, the one formula (eq 13)
     if R is not None:
         from .theorems import log_ball_exp_integral
 
@@ -192,18 +198,20 @@ def density_landscape(
     else:
         ws, wt = _trapezoid_weights(grid.s), _trapezoid_weights(grid.t)
         log_w = torch.log(wt[:, None] * ws[None, :])
-        log_Z = float(torch.logsumexp((score + log_w).reshape(-1), 0))
+        # Z = Σ w·exp(lse) = γ·Σ w·exp(G): summed in log space from G, then log γ added back
+        log_Z = float(torch.logsumexp((G + log_w).reshape(-1), 0)) + lag.log_gamma
         where = (
             "the plotted square" if net.n_features == 2 else "the plotted square of the plane (a density on the plane)"
         )
         normaliser = f"Z over {where}, trapezoidal rule on the grid"
     mem, _ = _memory_coords(net, grid.plane)
+    log_delta = lag.log_gamma - log_Z
     return DensityLandscape(
         grid=grid,
-        log_density=score - log_Z,
-        G=score - lag.log_gamma,
+        log_density=G + log_delta,
+        G=G,
         log_Z=log_Z,
-        log_delta=lag.log_gamma - log_Z,
+        log_delta=log_delta,
         normaliser=normaliser,
         memories=mem,
     )
@@ -245,12 +253,13 @@ def b0_boundary(
 ) -> B0Boundary:
     """Locate ``∂B0`` in a plane by bisection along ``n_angles`` rays from ``center``.
 
-    ``G(xi v) = lse(β xi v) − log γ`` is convex along every line, and ``G < 0`` at the centre,
+    ``G(xi v)`` (eq 13, the network's :meth:`hopdyn.MHN.gate_value`) is convex along every
+    line (Quadratic ``L_V``), and ``G < 0`` at the centre,
     so each ray crosses ``G = 0`` at most once: bisection on the sign of ``G`` finds it to
     ``r_max · 2^-iters``. The centre defaults to the origin's projection (the origin itself for
     planes through it), and must lie in B0 (for ``γ ≤ N_H`` B0 does not contain the origin).
     """
-    lag = _require_reclag(net)
+    _require_reclag(net)
     plane = _check_plane(net, plane)
     n_angles = positive_int(n_angles, "n_angles", minimum=3)
     iters = positive_int(iters, "iters")
@@ -260,7 +269,7 @@ def b0_boundary(
         if center is None
         else as_tensor(center, "center", like=xi, last_dim=2).to(xi)
     )
-    G = lambda v: lag.G(v @ xi.T)  # noqa: E731
+    G = net.gate_value
     if float(G(plane.embed(c))) >= 0:
         raise ValueError(
             f"center {c.tolist()} is not in B0 (G >= 0 there); with gamma <= N_H = {net.n_memories} B0 does not "
@@ -300,11 +309,13 @@ def vector_field(
 ) -> VectorField:
     """``τ_V dv/dt = xiᵀ f(xi g(v)) − v`` (eq 1 with ``h = xi g(v)``, the adiabatic limit) on a grid.
 
-    RecLag's field jumps on ``G = 0``; stream lines show that as a kink."""
+    RecLag's field jumps on ``G = 0``; stream lines show that as a kink. The network's own
+    :meth:`hopdyn.MHN.velocity` (its ``τ_V``, feature Lagrangian; for a two-variable network
+    the ``dv/dt`` on the slow manifold)."""
     grid = _resolve_grid(net, plane, extent, n)
     with torch.no_grad():
-        v = grid.points
-        vel = (net._step(v) - v) / net.tau_v
+        vel = net.velocity(grid.points)
+        vel = vel if net.adiabatic else vel[0]
     comp = vel @ grid.plane.basis.to(vel).T
     return VectorField(grid, comp[..., 0], comp[..., 1], vel.norm(dim=-1))
 
@@ -381,8 +392,25 @@ class LandscapeSweep:
     cells: dict[tuple[int, int, int], SweepCell]  # (set index, beta index, gamma index)
 
 
+def vary_memory(memory: Lagrangian, beta: float, gamma: float | None) -> Lagrangian:
+    """The memory Lagrangian ``memory`` at another ``β`` and ``γ``, keeping its kind.
+
+    ``γ = None`` is the vanilla counterpart: ``LogSumExp(β)`` (a :class:`WeightedLogSumExp`
+    keeps its masses). A number gives the gated one: a RecLag keeps its class and fields (a
+    :class:`hopdyn.SmoothRecLag` its κ); any other memory becomes ``RecLag(β, γ)``.
+    """
+    beta = positive(beta, "beta")
+    if gamma is None:
+        if isinstance(memory, WeightedLogSumExp):
+            return dataclasses.replace(memory, beta=beta)
+        return LogSumExp(beta)
+    if isinstance(memory, RecLag):
+        return dataclasses.replace(memory, beta=beta, gamma=positive(gamma, "gamma"), log_gamma=None)
+    return RecLag(beta, gamma)
+
+
 def landscape_sweep(
-    memory_sets: dict[str, ArrayLike],
+    memory_sets: dict[str, ArrayLike | MHN],
     betas: list[float],
     gammas: list[float | None],
     n: int = 45,
@@ -392,7 +420,12 @@ def landscape_sweep(
 ) -> LandscapeSweep:
     """Energy landscapes and discrete-map paths for every memory set (2-D, ``(N_H, 2)``), β and
     γ; ``γ = None`` stands for the vanilla MHN (LogSumExp). Starts are drawn uniformly (seeded)
-    in the middle 80 % of each set's square."""
+    in the middle 80 % of each set's square.
+
+    A memory set may be an :class:`MHN` with ``N_V = 2``: the sweep then varies only β and γ of
+    that network (:func:`vary_memory` on its memory Lagrangian, ``net.replace``), so its feature
+    Lagrangian, time constants and kind of memory (smoothed RecLag, masses) are kept. An array
+    stands for ``MHN(xi)`` with the defaults."""
     if not memory_sets:
         raise ValueError("memory_sets is empty; expected at least one (N_H, 2) array")
     if not betas or not gammas:
@@ -402,8 +435,13 @@ def landscape_sweep(
     gen = torch.Generator().manual_seed(seed)
     names, grids, mems, starts, cells = [], [], [], [], {}
     for si, (name, xi) in enumerate(memory_sets.items()):
-        xi = as_tensor(xi, f"memory_sets[{name!r}]", min_dim=2, last_dim=2).double()
-        base = MHN(xi, memory=LogSumExp(betas[0]))
+        if isinstance(xi, MHN):
+            if xi.n_features != 2:
+                raise ValueError(f"memory_sets[{name!r}] must be a planar network (N_V = 2), got N_V = {xi.n_features}")
+            base = xi.replace(xi=xi.xi.double())
+        else:
+            base = MHN(as_tensor(xi, f"memory_sets[{name!r}]", min_dim=2, last_dim=2).double())
+        xi = base.xi
         grid = _resolve_grid(base, None, None, n)
         s1 = grid.extent[1]
         v0 = (torch.rand(positive_int(n_starts, "n_starts"), 2, generator=gen, dtype=xi.dtype) * 2 - 1) * 0.8 * s1
@@ -413,15 +451,15 @@ def landscape_sweep(
         starts.append(v0)
         for bi, beta in enumerate(betas):
             for gi, gamma in enumerate(gammas):
-                net = MHN(xi, memory=LogSumExp(beta) if gamma is None else RecLag(beta, gamma))
+                net = base.replace(memory=vary_memory(base.memory, beta, gamma))
                 with torch.no_grad():
-                    energy = net._energy(grid.points)
+                    energy = net.energy(grid.points)
                 it = iterate(net, v0, steps=steps)
                 att = memory_attractors(net)
                 tol = 1e-3 * max(float(xi.abs().max()), 1.0)
                 frac = None
-                if gamma is not None:
-                    frac = float((net.memory.G(grid.points @ xi.T) < 0).double().mean())
+                if net.has_gate:
+                    frac = float((net.gate_value(grid.points) < 0).double().mean())
                 cells[si, bi, gi] = SweepCell(
                     energy, it.v, it.energy, att.label(it.final, tol), att.points, list(att.names), frac
                 )

@@ -10,6 +10,7 @@ connections?
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -62,6 +63,16 @@ class CollapseSweep:
         return out
 
 
+@contextlib.contextmanager
+def _seeded(seed: int):
+    """A block in which torch's global CPU stream starts from ``seed``, and after which the
+    caller's stream is as it was (``torch.random.fork_rng``): ``nn.Module`` initialisation has no
+    generator argument, and an analysis must not reset the user's random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def collapse_vs_depth(
     alphas_h: Sequence[float] = (0.0, 0.2, 0.5, 0.8),
     depth: int = 24,
@@ -98,9 +109,10 @@ def collapse_vs_depth(
     dt = torch.float64
     with torch.no_grad(), torch_threads(num_threads):
         for s in tqdm(range(n_seeds), desc="collapse", disable=progress is False, leave=False):
-            torch.manual_seed(seed + s)
-            stack = HopfieldAttentionStack.build(depth, d_model, n_heads, alpha=alpha, causal=causal, dtype=dt)
-            x0 = torch.randn(batch, n_tokens, d_model, dtype=dt)
+            # the weights and inputs of draw s, seeded without touching the caller's random stream
+            with _seeded(seed + s):
+                stack = HopfieldAttentionStack.build(depth, d_model, n_heads, alpha=alpha, causal=causal, dtype=dt)
+                x0 = torch.randn(batch, n_tokens, d_model, dtype=dt)
             cols = slice(s * batch, (s + 1) * batch)
             for i, a in enumerate(alphas):
                 for layer in stack.layers:  # same weights for every α' (validated by _alphas)
@@ -216,8 +228,8 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs:
 def _train_and_test(x_tr, y_tr, x_te, y_te, depth, alpha_h, seed, epochs, d_model, n_heads, d_ff, lr, batch_size,
                     alpha) -> tuple[float, float]:
     """One run: (test accuracy, mean token cosine similarity after the last block on the test set)."""
-    torch.manual_seed(seed)
-    model = TokenClassifier(x_tr.shape[1], x_tr.shape[2], 10, depth, d_model, n_heads, d_ff, alpha_h, alpha)
+    with _seeded(seed):  # nn.Module initialisation draws from the global stream: fork it
+        model = TokenClassifier(x_tr.shape[1], x_tr.shape[2], 10, depth, d_model, n_heads, d_ff, alpha_h, alpha)
     train_classifier(model, x_tr, y_tr, epochs, lr, batch_size, torch.Generator().manual_seed(seed))
     with torch.no_grad():
         acc = float((model(x_te).argmax(-1) == y_te).float().mean())

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from ._validate import ArrayLike, as_tensor, positive
-from .lagrangians import Lagrangian, LogSumExp, Quadratic
+from .lagrangians import GatedLagrangian, Lagrangian, LogSumExp, Quadratic
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,8 +70,14 @@ class MHN:
 
     @property
     def has_gate(self) -> bool:
-        """True when the memory Lagrangian has a gate ``G`` (RecLag and its smoothed form)."""
-        return hasattr(self.memory, "gate")
+        """True when the memory Lagrangian is gated (``G``, e.g. RecLag and its smoothed form)."""
+        return isinstance(self.memory, GatedLagrangian)
+
+    def tracks_grad(self, *tensors: torch.Tensor) -> bool:
+        """True when autograd is on and ``xi`` or one of ``tensors`` requires grad: the
+        simulators then keep the graph (to train through the dynamics), else run under
+        ``no_grad`` at no cost."""
+        return torch.is_grad_enabled() and (self.xi.requires_grad or any(t.requires_grad for t in tensors))
 
     def replace(self, **changes: Any) -> "MHN":
         """A copy with some fields changed, e.g. ``net.replace(memory=hd.RecLag(5, 300))``."""

@@ -51,7 +51,8 @@ def iterate(
     rows = chunk_rows(n_v + net.n_memories, chunk_size)
 
     parts = []
-    with torch.no_grad():
+    grad = net.tracks_grad(v0)
+    with torch.set_grad_enabled(grad):
         for sl in chunks(n, rows, progress, "iterate"):
             parts.append(_run_chunk(net, flat[sl], steps, tol, keep == "path"))
     n_t = max(p[0].shape[0] for p in parts)
@@ -59,7 +60,7 @@ def iterate(
     v = torch.cat([torch.cat([p[0], p[0][-1:].expand(n_t - p[0].shape[0], -1, -1)]) for p in parts], dim=1)
     converged = torch.cat([p[1] for p in parts])
     n_steps = torch.cat([p[2] for p in parts])
-    with torch.no_grad():
+    with torch.set_grad_enabled(grad):
         energy = net._energy(v)
     if keep == "path":
         t = torch.arange(n_t, dtype=v.dtype, device=v.device) * net.tau_v
@@ -177,7 +178,7 @@ def iterate_two_variable(
     flat_v, flat_h = v0.reshape(-1, n_v), h0.reshape(-1, n_h)
     rows = chunk_rows(n_v + n_h, chunk_size)
     vs, hs = [], []
-    with torch.no_grad():
+    with torch.set_grad_enabled(net.tracks_grad(v0, h0)):
         for sl in chunks(flat_v.shape[0], rows, progress, "iterate_two_variable"):
             v_path, h_path = _run_two_variable(
                 net, flat_v[sl], flat_h[sl], steps, alpha, alpha_h, order, keep == "path"

@@ -20,6 +20,12 @@ class Trajectory:
         converged: per sample, whether the run met its tolerance (``iterate(..., tol=...)``).
         n_steps: per sample, the number of steps taken before convergence (or the cap).
         n_switches: per sample, how often the RecLag gate switched (``integrate`` with events).
+        switch_times: the located switch times, shape ``(..., S)`` with ``S`` the largest
+            ``n_switches`` in the batch: sample ``b`` has its ``n_switches[b]`` switches, in
+            increasing order, in ``switch_times[b, :n_switches[b]]`` and NaN after them
+            (``integrate`` with events; G is 0 there to solver tolerance). Switches inside a
+            stretch continued as sliding (see :class:`hopdyn.GateCrossingWarning`) are not
+            located and neither counted nor listed.
     """
 
     t: torch.Tensor
@@ -29,6 +35,7 @@ class Trajectory:
     converged: torch.Tensor | None = None
     n_steps: torch.Tensor | None = None
     n_switches: torch.Tensor | None = None
+    switch_times: torch.Tensor | None = None
 
     @property
     def final(self) -> torch.Tensor:

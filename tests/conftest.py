@@ -13,6 +13,14 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same random state, whatever ran before it on this worker
+    (tests that draw without their own generator stay reproducible under pytest-xdist)."""
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

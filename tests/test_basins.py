@@ -180,16 +180,24 @@ def test_memory_fates_and_warning():
     xi = 0.5 * planar_memories() / planar_memories().norm(dim=-1, keepdim=True)
     with pytest.warns(MemorySwallowedWarning, match="keep γ ≤"):
         fates = memory_fates(hd.MHN(xi, memory=hd.RecLag(3.0, 10.0)))
-    assert fates.n_swallowed == 5
+    assert fates.n_swallowed == 5 and not bool(fates.survives.any())
+    assert bool((hd.MHN(xi, memory=hd.RecLag(3.0, 10.0)).step(xi) == 0).all())  # xi[mu] in B0
+    # at β = 3 the vanilla network merges these memories into one point near 0 (which counts as
+    # the nearest memory's own): below the limit the gate never acts, nothing is swallowed, and
+    # the other four still do not survive (merged)
     gamma_ok = math.exp(float(fates.log_gamma_limit.min())) * 0.999
     with warnings.catch_warnings():
         warnings.simplefilter("error", MemorySwallowedWarning)
-        kept = memory_fates(hd.MHN(xi, memory=hd.RecLag(3.0, gamma_ok)))
-    assert kept.n_swallowed == 0 and bool(kept.survives.all())
-    # a survivor is a fixed point of RecLag too; a swallowed one is sent to 0
-    net = hd.MHN(xi, memory=hd.RecLag(3.0, gamma_ok))
-    torch.testing.assert_close(net.step(kept.fixed_points), kept.fixed_points, atol=1e-9, rtol=0)
-    assert (hd.MHN(xi, memory=hd.RecLag(3.0, 10.0)).step(fates.fixed_points) == 0).all()
+        merged = memory_fates(hd.MHN(xi, memory=hd.RecLag(3.0, gamma_ok)))
+    assert merged.n_swallowed == 0 and merged.n_merged == 4 and merged.n_survive == 1
+    assert merged.has_own_fixed_point.tolist() == merged.survives.tolist()
+    # the planar example: every memory is kept below its limit, and is a fixed point of RecLag too
+    big = memory_fates(planar_net(1e5), warn=False)
+    assert big.survives.tolist() == [True, False, True, True, True] and big.swallowed.tolist()[1]
+    gamma_ok = math.exp(float(big.log_gamma_limit.min())) * 0.999
+    kept = memory_fates(planar_net(gamma_ok))
+    assert kept.n_swallowed == 0 and bool(kept.survives.all()) and bool(kept.has_own_fixed_point.all())
+    torch.testing.assert_close(planar_net(gamma_ok).step(kept.fixed_points), kept.fixed_points, atol=1e-9, rtol=0)
 
 
 def test_continuation_in_gamma_origin_basin_grows():

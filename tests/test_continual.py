@@ -248,3 +248,29 @@ def test_float32_in_float32_out():
     assert cl.pairwise_replay_gain(f.points, X_new, X, 2.0).dtype == torch.float32
     ref = cl.intrinsic_forgetting(X.double(), X.double(), X_new.double(), 2.0)
     torch.testing.assert_close(f.delta.double(), ref.delta, rtol=1e-3, atol=1e-5)
+
+
+def test_the_users_network_is_the_analysis_network():
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    x = X + 0.1 * torch.randn(6, 4, generator=g, dtype=torch.float64)
+    mass = torch.rand(6, generator=g, dtype=torch.float64) + 0.5
+    X_new = cl.rotate(X, cl.random_rotations(3, 4, 0.1, generator=g))
+    net = hd.MHN(X, memory=hd.WeightedLogSumExp(2.0, mass))
+    # the network form equals the (X, β, m) convenience form
+    torch.testing.assert_close(cl.weighted_energy(x, net), cl.weighted_energy(x, X, 2.0, mass))
+    torch.testing.assert_close(cl.retrieval_weights(x, net), cl.retrieval_weights(x, X, 2.0, mass))
+    torch.testing.assert_close(cl.fixed_points(x, net), cl.fixed_points(x, X, 2.0, mass))
+    a = cl.intrinsic_forgetting(x, net, X_new, mass_new=mass)
+    b = cl.intrinsic_forgetting(x, X, X_new, 2.0, mass_old=mass, mass_new=mass)
+    torch.testing.assert_close(a.points, b.points)
+    torch.testing.assert_close(a.delta, b.delta)
+    # ... and a network the convenience form cannot express keeps its Lagrangians
+    absnet = net.replace(feature=hd.Abs())
+    torch.testing.assert_close(cl.weighted_energy(x, absnet), absnet.energy(x))
+    f = cl.intrinsic_forgetting(x, absnet, X_new, at="raw")
+    torch.testing.assert_close(f.energy_new[1], absnet.replace(xi=X_new[1], memory=hd.WeightedLogSumExp(2.0, torch.ones(6))).energy(x))
+    with pytest.raises(ValueError, match="network"):
+        cl.weighted_energy(x, net, 2.0)
+    with pytest.raises(ValueError, match="beta is required"):
+        cl.intrinsic_forgetting(x, X, X_new)

@@ -89,3 +89,27 @@ def test_a_broken_page_is_caught(pages, tmp_path):
     bad.write_text((pages / "index.html").read_text().replace("const DATA = ", "undefinedFunction(); const DATA = "))
     attrs = body_attrs(browse(bad, tmp_path, "--dump-dom").stdout)
     assert "undefinedFunction" in attrs.get("errors", "") and attrs.get("rendered") != "yes"
+
+
+def test_info_line_speaks_of_swallowing_only_for_reclag(tmp_path):
+    """Memory fates on the page follow hopdyn.basins.memory_fates; a vanilla cell whose memories
+    merge (β = 1) says they are not attractors, never that they were swallowed."""
+    import torch
+
+    from hopdyn import landscape as land
+    from hopdyn.plots.interactive import write_explorer
+
+    close = torch.tensor([[1.541, -0.2934], [1.662, -0.0420], [-1.0845, -1.3986]], dtype=torch.float64)
+    sweep = land.landscape_sweep({"close": close}, betas=[1.0, 4.0], gammas=[None, 59874.14171519782], n=15,
+                                 n_starts=2, steps=5)
+    page = write_explorer(sweep, tmp_path / "fates.html")
+
+    def info(fragment):
+        dom = browse(page, tmp_path, "--dump-dom", fragment=fragment).stdout
+        assert body_attrs(dom).get("rendered") == "yes"
+        return re.search(r'<div id="info">(.*?)</div>', dom).group(1)
+
+    vanilla = info("#set=0&beta=0&gamma=0")
+    assert "vanilla" in vanilla and "not an attractor" in vanilla and "swallow" not in vanilla
+    gated = info("#set=0&beta=1&gamma=1")
+    assert "memory 0 swallowed" in gated

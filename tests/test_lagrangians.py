@@ -142,3 +142,27 @@ def test_reclag_repr():
     assert repr(hd.RecLag(2.0, log_gamma=800.0)) == "RecLag(beta=2.0, log_gamma=800.0)"
     assert repr(hd.RecLag(1.0, 5.0).smooth(3.0)).startswith("SmoothRecLag(beta=1.0, gamma=5.0")
     assert repr(hd.RecLag(1.0, 5.0).smooth(3.0)).endswith("kappa=3.0)")
+
+
+@pytest.mark.parametrize("n_h", [3, 10, 22, 52, 250])
+def test_gate_at_gamma_equal_n_h_is_open_at_the_origin(n_h):
+    # G(0) = log N_H − log γ = 0 and χ(0) = 1: the step from 0 is the mean memory. A second route
+    # to G (read off the softmax) disagreed with logsumexp in the last bit and shut the gate here.
+    xi = torch.randn(n_h, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(n_h))
+    net = hd.MHN(xi, memory=hd.RecLag(3.0, float(n_h)))
+    zero = torch.zeros(1, 4, dtype=torch.float64)
+    assert float(net.gate_value(zero)) == 0.0
+    torch.testing.assert_close(net.step(zero)[0], xi.mean(0), rtol=0, atol=1e-15)
+
+
+def test_activation_gate_is_the_gate_of_G_everywhere():
+    # points scattered tightly around the switching surface: the activation's gate and G's sign agree
+    lag = hd.RecLag(5.0, 40.0)
+    g = torch.Generator().manual_seed(3)
+    h = torch.randn(20_000, 30, dtype=torch.float64, generator=g)
+    # move each row onto G = 0 (lse(βh) = log γ), then perturb by a few ulps
+    h = h - ((torch.logsumexp(5.0 * h, -1) - math.log(40.0)) / 5.0)[:, None]
+    h = h * (1 + 1e-15 * torch.randn(h.shape[0], 1, dtype=torch.float64, generator=g))
+    open_ = lag.activation(h).sum(-1) > 0
+    assert bool((open_ == (lag.G(h) >= 0)).all())
+    assert 0 < int(open_.sum()) < h.shape[0]  # both sides were exercised

@@ -166,3 +166,68 @@ def test_sweep_cells_and_swallowed_memories():
 def test_bad_input_names_the_argument(nets, call, match):
     with pytest.raises(ValueError, match=match):
         call(nets[1])
+
+
+def test_log_gamma_beyond_float_range_goes_through_density_and_b0():
+    # scores lse(β xi v) ~ 800: γ itself is inf, only log γ is a number
+    xi = 40 * planar_memories()
+    net = hd.MHN(xi, memory=hd.RecLag(5.0, log_gamma=800.0))
+    assert net.memory.gamma == math.inf
+    d = land.density_landscape(net, extent=(-5, 5, -5, 5), n=61, R=10.0)
+    pts = d.grid.points
+    torch.testing.assert_close(d.G, torch.logsumexp(5.0 * pts @ xi.T, -1) - 800.0, rtol=0, atol=1e-9)
+    assert math.isfinite(d.log_Z) and math.isfinite(d.log_delta)
+    clear = d.G.abs() > 1e-9
+    assert bool(((d.log_density < d.log_delta) == d.in_b0)[clear].all()) and bool(d.in_b0.any())
+    sq = land.density_landscape(net, extent=(-5, 5, -5, 5), n=61)
+    assert math.isfinite(sq.log_Z) and bool(((sq.log_density < sq.log_delta) == sq.in_b0)[clear].all())
+    b = land.b0_boundary(net, n_angles=60)
+    assert bool(b.bounded.all()) and float(net.gate_value(b.points).abs().max()) < 1e-9
+    # the same geometry as xi at β = 200: the boundary does not depend on the route
+    same = land.b0_boundary(hd.MHN(planar_memories(), memory=hd.RecLag(200.0, log_gamma=800.0)), n_angles=60)
+    torch.testing.assert_close(b.radius, same.radius, rtol=1e-9, atol=0)
+
+
+def test_smoothed_reclag_density_uses_its_own_G(nets):
+    _, rec = nets
+    smooth = rec.replace(memory=rec.memory.smooth(50.0))
+    d, ref = land.density_landscape(smooth, n=21, R=3.0), land.density_landscape(rec, n=21, R=3.0)
+    torch.testing.assert_close(d.G, ref.G)
+    torch.testing.assert_close(d.G, smooth.gate_value(d.grid.points))
+
+
+def test_the_networks_tau_and_feature_lagrangian_reach_the_analyses(nets):
+    _, rec = nets
+    slow = rec.replace(tau_v=2.0)
+    f1, f2 = land.vector_field(rec, n=7), land.vector_field(slow, n=7)
+    torch.testing.assert_close(f2.ds, f1.ds / 2)
+    torch.testing.assert_close(f2.speed, f1.speed / 2)
+    # a two-variable network: dv/dt on the slow manifold h = xi g(v) is the same field
+    torch.testing.assert_close(land.vector_field(rec.replace(tau_h=0.1), n=7).ds, f1.ds)
+    absnet = rec.replace(feature=hd.Abs())
+    e = land.energy_landscape(absnet, n=9)
+    torch.testing.assert_close(e.energy, absnet.energy(e.grid.points))
+    assert not torch.allclose(e.energy, land.energy_landscape(rec, n=9).energy)
+    for call in (land.density_landscape, land.b0_boundary):  # Theorem 3's geometry needs Quadratic L_V
+        with pytest.raises(ValueError, match="Quadratic"):
+            call(absnet)
+
+
+def test_sweep_takes_networks_and_keeps_their_kind():
+    xi = planar_memories()
+    smooth = hd.MHN(xi, memory=hd.RecLag(1.0, 5.0).smooth(30.0), feature=hd.Abs())
+    sweep = land.landscape_sweep({"net": smooth, "array": xi}, betas=[2.0], gammas=[None, 50.0], n=9, n_starts=3,
+                                 steps=4)
+    grid = sweep.grids[0]
+    want = smooth.replace(memory=hd.SmoothRecLag(2.0, 50.0, kappa=30.0))
+    torch.testing.assert_close(sweep.cells[0, 0, 1].energy, want.energy(grid.points))
+    torch.testing.assert_close(sweep.cells[0, 0, 0].energy,
+                               smooth.replace(memory=hd.LogSumExp(2.0)).energy(grid.points))
+    # an array is MHN(xi) with the defaults, as before
+    arr = hd.MHN(xi, memory=hd.RecLag(2.0, 50.0))
+    torch.testing.assert_close(sweep.cells[1, 0, 1].energy, arr.energy(sweep.grids[1].points))
+    assert land.vary_memory(hd.RecLag(1.0, log_gamma=900.0), 3.0, 7.0) == hd.RecLag(3.0, 7.0)
+    w = land.vary_memory(hd.WeightedLogSumExp(1.0, [1.0, 2.0]), 3.0, None)
+    assert w.beta == 3.0 and w.mass.tolist() == [1.0, 2.0]
+    with pytest.raises(ValueError, match="N_V = 2"):
+        land.landscape_sweep({"a": hd.MHN(torch.randn(3, 4))}, [1.0], [None])

@@ -66,3 +66,20 @@ def test_cli_bad_input(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("hopdyn mha: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_experiments_leave_the_callers_random_stream_alone():
+    torch.manual_seed(1234)
+    state = torch.random.get_rng_state()
+    kw = dict(depth=2, n_tokens=4, d_model=8, n_heads=2, n_seeds=1, batch=2, progress=False)
+    a = collapse_vs_depth((0.0,), **kw)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    b = collapse_vs_depth((0.0,), **kw)
+    np.testing.assert_array_equal(a.metrics["cosine"], b.metrics["cosine"])  # seeded, not stream-dependent
+    r = digits_accuracy(depths=(1,), alphas_h=(0.0,), seeds=(0,), epochs=1, d_model=8, n_heads=2, d_ff=8,
+                        batch_size=512, progress=False)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    torch.manual_seed(99)  # another caller state: same result
+    r2 = digits_accuracy(depths=(1,), alphas_h=(0.0,), seeds=(0,), epochs=1, d_model=8, n_heads=2, d_ff=8,
+                         batch_size=512, progress=False)
+    np.testing.assert_array_equal(r.accuracy, r2.accuracy)

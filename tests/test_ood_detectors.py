@@ -147,3 +147,31 @@ def test_bad_input(data):
         RecLagDetector("cifar")
     with pytest.raises(ValueError, match="percentile"):
         ReAct(percentile=0)
+
+
+def test_score_is_beta_times_the_vanilla_lagrangian_and_the_gate_plus_log_gamma(data):
+    from hopdyn.ood.detectors import score_lse
+
+    x, lg, y, _, xt, lgt = data
+    h = torch.as_tensor(xt) @ torch.as_tensor(x[:7]).T
+    torch.testing.assert_close(score_lse(h, 0.3), 0.3 * hd.LogSumExp(0.3)(h))
+    torch.testing.assert_close(score_lse(h, 0.3), torch.logsumexp(0.3 * h, -1))
+    cw = RecLagDetector("code", n_memories=4, epochs=1, progress=False).fit(x, y, lg)
+    pred = torch.as_tensor(lgt).argmax(1)
+    s = cw.score_samples(xt, lgt)
+    for c in range(3):  # class-wise: each class's network gate is its score less its own log γ
+        rows = pred == c
+        if bool(rows.any()):
+            g = cw.network(c).gate_value(torch.as_tensor(xt)[rows])
+            torch.testing.assert_close(g, s[rows] - cw.log_gamma_[c], rtol=0, atol=1e-9)
+
+
+def test_digits_features_leave_the_callers_random_stream_alone():
+    from hopdyn.ood.digits import digits_features
+
+    torch.manual_seed(7)
+    state = torch.random.get_rng_state()
+    a = digits_features(seed=3, epochs=2)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    b = digits_features(seed=3, epochs=2)
+    torch.testing.assert_close(a.id_test.features, b.id_test.features, rtol=0, atol=0)

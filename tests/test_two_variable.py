@@ -14,13 +14,14 @@ def nets(seed=0, tau_v=1.0, tau_h=1.0):
 
 @pytest.mark.parametrize("net", nets(), ids=["lse", "reclag"])
 def test_alpha_prime_zero_is_the_adiabatic_map(net):
-    # Δt = τ_V = τ_H: α = α' = 0 and h_first is exactly eq 12, bit for bit
+    # Δt = τ_V = τ_H: α = α' = 0 and h_first is eq 12
     v0 = 2 * torch.randn(7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     two = hd.iterate_two_variable(net, v0, 12)
     adiabatic = hd.iterate(net.replace(tau_h=None), v0, 12)
-    assert torch.equal(two.v, adiabatic.v)
+    # same formulas; the matmuls see other batch shapes, so equal up to rounding on any CPU
+    torch.testing.assert_close(two.v, adiabatic.v, rtol=0, atol=1e-13)
     assert torch.equal(two.t, adiabatic.t)
-    assert torch.equal(two.h[1:], net.hidden(two.v[:-1]))  # h slaved to the previous v
+    torch.testing.assert_close(two.h[1:], net.hidden(two.v[:-1]), rtol=0, atol=1e-13)  # h slaved to the previous v
 
 
 def test_alpha_prime_zero_with_damping_is_euler_of_the_adiabatic_ode():
@@ -73,9 +74,10 @@ def test_batch_shape_chunks_and_keep_last():
     full = hd.iterate_two_variable(net, v0, 5, dt=0.5)
     assert full.v.shape == (6, 3, 4, 3) and full.h.shape == (6, 3, 4, 6) and full.energy.shape == (6, 3, 4)
     chunked = hd.iterate_two_variable(net, v0, 5, dt=0.5, chunk_size=5)
-    torch.testing.assert_close(chunked.v, full.v, rtol=0, atol=0)
+    # other chunk sizes block the matmuls differently: equal up to rounding, not bit for bit
+    torch.testing.assert_close(chunked.v, full.v, rtol=0, atol=1e-13)
     last = hd.iterate_two_variable(net, v0, 5, dt=0.5, keep="last")
-    torch.testing.assert_close(last.v[0], full.v[-1], rtol=0, atol=0)
+    torch.testing.assert_close(last.v[0], full.v[-1], rtol=0, atol=1e-13)
     assert last.t.tolist() == [2.5]
 
 

@@ -1,15 +1,27 @@
 """The ``hopdyn`` command line: one module per subcommand, each with ``register(subparsers)``.
 
-Exit status: 0 on success, 1 when a check that ran failed, 2 on bad input (one line on stderr).
+Exit status: 0 on success, 1 when a check that ran failed, 2 on bad input (one line on stderr),
+130 when interrupted (Ctrl-C or SIGTERM; one line on stderr, no temporary files left behind).
+
+Before a command computes anything, :func:`main` checks its output paths (``--json``, ``--out``,
+``--markdown``, ``--plot`` and whatever a subcommand lists, see ``_common.check_outputs``).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import pickle
+import signal
 import sys
+import threading
+import zipfile
+from contextlib import contextmanager
 
 #: Subcommand modules in ``hopdyn.cli``.
 COMMANDS = ("simulate", "bench", "figures", "verify", "mha", "continual", "ahop", "ood")
+
+#: Exceptions that mean bad input (a file, a path, a value): exit 2 with one line.
+INPUT_ERRORS = (ValueError, OSError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,14 +37,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_interrupts():
+    """Turn SIGTERM into KeyboardInterrupt, so that ``finally`` blocks (``atomic_path``'s clean-up
+    of its temporary files) run on a killed run too. Only in the main thread, where handlers live."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        return int(args.run(args) or 0)
-    except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"hopdyn {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _defaults(parser: argparse.ArgumentParser, command: str) -> dict:
+    """The parser defaults of one subcommand (``dest -> default``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            sub = action.choices[command]
+            return {a.dest: a.default for a in sub._actions}
+    return {}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    prog = "hopdyn"
+    try:
+        with _sigterm_interrupts():
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            prog = f"hopdyn {args.command}"
+            try:
+                from ._common import check_outputs
+
+                check_outputs(args, _defaults(parser, args.command))
+                return int(args.run(args) or 0)
+            except INPUT_ERRORS as exc:
+                print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+                return 2
+    except KeyboardInterrupt:
+        print(f"\n{prog}: interrupted" if sys.stderr.isatty() else f"{prog}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

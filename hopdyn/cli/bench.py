@@ -32,18 +32,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}: {(fn.__doc__ or '').strip().splitlines()[0]}")
         return 0
     names = list(benches) if not args.only else [s.strip() for s in args.only.split(",") if s.strip()]
+    if not names:
+        raise ValueError(f"--only needs at least one benchmark name; known: {', '.join(benches)}")
     unknown = [n for n in names if n not in benches]
     if unknown:
         raise ValueError(f"--only: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(benches)}")
-    results = {}
-    for name in tqdm(names, desc="bench"):
-        # a fresh process per benchmark (see hopdyn/bench/__main__.py)
-        cmd = [sys.executable, "-m", "hopdyn.bench", name] + (["--quick"] if args.quick else [])
-        out = subprocess.run(cmd, capture_output=True, text=True)
-        if out.returncode != 0:
-            raise RuntimeError(f"benchmark {name} failed:\n{out.stderr}")
-        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
-    rows = [[n, f"{r['ratio']:.3g}", r["target"], "yes" if r["ok"] else "NO"] for n, r in results.items()]
+    results = {name: _run_one(name, args.quick) for name in tqdm(names, desc="bench")}
+    rows = [[n, f"{r['ratio']:.3g}" if isinstance(r.get("ratio"), (int, float)) else "-", r.get("target", "-"),
+             "yes" if r.get("ok") else "NO"] for n, r in results.items()]
     print(format_table(["benchmark", "ratio", "target", "met"], rows))
     for n, r in results.items():
         details = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()
@@ -51,6 +47,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"- {n}: {details}")
     meta = {"torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
             "python": platform.python_version(), "quick": args.quick}
-    write_json(args.json, {"meta": meta, "results": results})
+    missed = [n for n, r in results.items() if not r.get("ok")]
+    write_json(args.json, {"meta": meta, "ok": not missed, "missed": missed, "results": results})
     print(f"wrote {args.json}")
+    for n in missed:
+        r = results[n]
+        why = f"failed: {r['error']}" if "error" in r else f"ratio {r.get('ratio', float('nan')):.3g}"
+        print(f"MISSED: {n}: target {r.get('target', '-')} not met ({why})")
+    if missed:
+        print(f"{len(missed)} of {len(results)} benchmarks missed their target: {', '.join(missed)}", file=sys.stderr)
+        return 1
+    print(f"all {len(results)} benchmarks met their targets")
     return 0
+
+
+def _run_one(name: str, quick: bool) -> dict:
+    """Run one benchmark in a fresh process (see hopdyn/bench/__main__.py) and return its numbers;
+    a benchmark that crashes counts as missed, with the last line of its error."""
+    cmd = [sys.executable, "-m", "hopdyn.bench", name] + (["--quick"] if quick else [])
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode != 0 or not lines:
+        err = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
+        return {"ok": False, "target": "runs", "error": err}
+    try:
+        result = json.loads(lines[-1])
+    except json.JSONDecodeError:
+        return {"ok": False, "target": "runs", "error": f"no JSON result, last line: {lines[-1][:200]}"}
+    result["ok"] = bool(result.get("ok"))
+    return result

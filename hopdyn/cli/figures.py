@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from pathlib import Path
 
@@ -22,7 +23,9 @@ def register(sub) -> None:
         "the HTML explorer) into the output folder, plus a README.md there listing each figure, what it shows "
         "and the command that made it.",
     )
-    p.add_argument("--out", default="figures", help="output folder (default: %(default)s)")
+    p.add_argument("--out", default="figures", help="output folder (default: %(default)s); files there that "
+                   "hopdyn did not write (a README.md without its 'Made by `hopdyn figures`' line, a figure file "
+                   "not listed in it) are never overwritten: the run stops instead")
     p.add_argument("--only", metavar="NAME,...", help="comma-separated figure names (see --list)")
     p.add_argument("--list", action="store_true", help="list the figure names and captions, then exit")
     add_json_option(p)
@@ -51,21 +54,24 @@ def run(args: argparse.Namespace) -> int:
         maybe_write_json(args, {"figures": [{"name": s.name, "caption": s.caption} for s in chosen]})
         return 0
     out = Path(args.out)
+    if not args.out.strip():
+        raise ValueError("--out: expected a folder, got an empty string (the default is figures/)")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out: {out} exists and is not a folder")
+    check_ownership(out, chosen)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {}
     timings = []
-    bar = tqdm(chosen, desc="figures", unit="fig")
     # the recipes' tensors are small: one torch thread is faster than two (see hopdyn._threads)
-    with torch_threads(1):
+    with torch_threads(1), tqdm(chosen, desc="figures", unit="fig") as bar:
         for spec in bar:
             bar.set_postfix_str(spec.name)
             t0 = time.perf_counter()
             written[spec.name] = [Path(p) for p in spec.make(out)]
             timings.append((spec.name, time.perf_counter() - t0))
-    bar.close()
-    write_index(out, figures, written)
+            # the index lists each figure as soon as it is made, so that a later run knows its files
+            # are hopdyn's even when this one is interrupted
+            write_index(out, figures, written)
     for name, seconds in timings:
         print(f"{name:<28} {seconds:6.1f} s  " + ", ".join(_rel(p, out) for p in written[name]))
     print(f"wrote {sum(map(len, written.values()))} files and {out / 'README.md'}")
@@ -85,6 +91,44 @@ def run(args: argparse.Namespace) -> int:
         },
     )
     return 0
+
+
+#: The line that marks a README.md as written by ``hopdyn figures`` (in its first lines).
+MARKER = "Made by `hopdyn figures`"
+
+
+def _hopdyn_index(out: Path) -> str | None:
+    """The text of ``out/README.md`` when hopdyn wrote it; None when there is none; raises when a
+    README.md is there that hopdyn did not write."""
+    readme = out / "README.md"
+    if not readme.exists() and not readme.is_symlink():
+        return None
+    try:
+        text = readme.read_text(errors="replace") if readme.is_file() and not readme.is_symlink() else ""
+    except OSError:
+        text = ""
+    if not any(line.startswith(MARKER) for line in text.splitlines()[:5]):
+        raise ValueError(f"--out {out}: {readme} was not written by hopdyn figures and would be overwritten; "
+                         "choose another --out (e.g. a new folder)")
+    return text
+
+
+def check_ownership(out: Path, chosen: list[FigureSpec]) -> None:
+    """Refuse (``ValueError``, one line) to overwrite any file hopdyn did not write: ``out/README.md``
+    must carry the hopdyn marker, and every existing file of the chosen figures (``NAME.*``,
+    ``NAME/*``) must be listed in that index."""
+    if not out.is_dir():
+        return
+    index = _hopdyn_index(out) or ""
+    listed = set(re.findall(r"\[`([^`]+)`\]\(", index))
+    for spec in chosen:
+        mine = [p for p in out.glob(f"{spec.name}.*") if not p.name.startswith(".")]
+        if (out / spec.name).is_dir():
+            mine += [p for p in (out / spec.name).iterdir() if not p.name.startswith(".")]
+        for p in sorted(mine):
+            if _rel(p, out) not in listed:
+                raise ValueError(f"--out {out}: {p} was not written by hopdyn figures and would be overwritten; "
+                                 "choose another --out (e.g. a new folder)")
 
 
 def write_index(out: Path, figures: dict[str, FigureSpec], written: dict[str, list[Path]]) -> Path:

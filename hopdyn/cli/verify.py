@@ -2,7 +2,10 @@
 
 Each row is one claim on one network, with what the toolkit expects (most claims must hold; a
 few rows are constructed so that they must fail, e.g. γ ≤ N_H), what it measured, and whether
-the two agree. Exit 0 when every row behaves as expected, 1 otherwise, 2 on bad input.
+the two agree. A check that samples nothing relevant (Theorem 3 with no sampled point in B0) is
+reported as untested; a check that raises a numeric problem is reported as an error for its row
+while the other rows run. Exit 0 when every row behaves as expected or is untested, 1 when a row
+is unexpected or raised an error, 2 on bad input.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -21,6 +25,8 @@ from .._io import format_table
 from .._validate import as_tensor
 from ..basins import MemorySwallowedWarning
 from ..examples import PLANAR_BETA, PLANAR_GAMMA, planar_memories
+from ..lagrangians import LogSumExp, RecLag
+from ..network import MHN
 from ._common import add_json_option, load_xi, maybe_write_json
 
 
@@ -35,8 +41,9 @@ def register(sub) -> None:
         "(N_V=512, N_H=250, beta=5, memories of norm 10), including rows that must fail.",
     )
     p.add_argument("--xi", help="your interaction matrix (.npy or .pt, shape N_H x N_V): check this network only")
-    p.add_argument("--beta", type=float, default=5.0, help="inverse temperature for --xi (default %(default)s)")
-    p.add_argument("--gamma", type=float, help="RecLag gamma for --xi (needed by Theorems 1 and 3; Theorem 1 needs gamma > N_H)")
+    p.add_argument("--beta", type=float, help="inverse temperature for --xi (default 5)")
+    p.add_argument("--gamma", type=float, help="RecLag gamma for --xi (needed by Theorems 1 and 3; at gamma <= N_H "
+                   "Theorem 1 reports its counter-example and fails)")
     p.add_argument("--radius", type=float, help="Theorem 3's ball radius R for --xi (default 1.5 x the largest memory norm)")
     p.add_argument("--v0", help="Theorem 2's initial state for --xi (.npy or .pt, shape N_V; default memory 0 plus noise)")
     p.add_argument("--theorem", type=int, action="append", choices=(1, 2, 3),
@@ -49,8 +56,10 @@ def register(sub) -> None:
 
 @dataclass
 class Row:
-    """One claim on one network: ``expect`` is whether it should hold; ``ok`` whether the
-    verdict matched."""
+    """One claim on one network: ``expect`` is whether it should hold; ``verdict`` what the
+    check found ("holds", "fails", "untested", "error", or "step(0) wrong" for a Theorem 1
+    counter-example that did not come out); ``result`` whether that matched ("ok",
+    "UNEXPECTED", "untested", "ERROR")."""
 
     claim: str
     network: str
@@ -59,35 +68,58 @@ class Row:
     check: Callable[[], Any]
     report: Any = None
     warning: str = ""
+    error: str = ""
 
     @property
-    def verdict(self) -> bool:
+    def verdict(self) -> str:
+        if self.error:
+            return "error"
         r = self.report
-        if isinstance(r, theorems.Theorem1Report) and r.gamma <= r.n_memories:
+        if isinstance(r, theorems.Theorem1Report) and not r.gamma > r.n_memories:
             # the claim fails at γ ≤ N_H; it counts as failing only when the counter-example
             # (step(0) = mean memory) was found, so a wrong step(0) shows up as unexpected
-            return not r.counterexample
-        return bool(r.holds)
+            return "fails" if r.counterexample else "step(0) wrong"
+        if isinstance(r, theorems.Theorem3Report):
+            return r.verdict
+        return "holds" if r.holds else "fails"
+
+    @property
+    def result(self) -> str:
+        v = self.verdict
+        if v in ("error", "untested"):
+            return "ERROR" if v == "error" else "untested"
+        return "ok" if v == ("holds" if self.expect else "fails") else "UNEXPECTED"
 
     @property
     def ok(self) -> bool:
-        return self.verdict == self.expect
+        return self.result == "ok"
 
 
-def _measured(r: Any) -> str:
+def _measured(row: Row) -> str:
+    if row.error:
+        return f"error: {row.error}"
+    r = row.report
     if isinstance(r, theorems.Theorem1Report):
-        if r.gamma <= r.n_memories:
+        if not r.gamma > r.n_memories:
             return f"step(0) = mean memory: {r.counterexample}; 0 fixed: {r.origin_fixed}"
         bad = sum(b.n_not_zero for b in r.balls)
         return (f"eps={r.eps_paper:.3g} eps_CS={r.eps_cs:.3g} r*<={r.r_star:.4g}; r*/eps={r.ratio_paper:.3g} "
                 f"r*/eps_CS={r.ratio_cs:.3g}; {bad} tested points not sent to 0")
     if isinstance(r, theorems.Theorem2Report):
         below, above = r.ratios < 1, r.ratios > 1
-        return (f"gamma*={r.gamma_star:.4g}; max dist below={float(r.sup_distance[below].max()):.3g}, "
+        star = f"gamma*={r.gamma_star:.4g}" if math.isfinite(r.gamma_star) else f"log gamma*={r.log_gamma_star:.6g}"
+        return (f"{star}; max dist below={float(r.sup_distance[below].max()):.3g}, "
                 f"min dist above={float(r.sup_distance[above].min()):.3g}")
-    return (f"logZ={r.log_Z:.6g} (quad {r.log_Z_quad:.6g}, MC {'%.4g' % r.log_Z_mc if r.mc_informative else 'n/a'}); "
-            f"{r.n_disagree} of {r.n_samples} disagree ({r.n_outside} outside ball); B0 {r.b0_fraction:.3g}, "
-            f"basin of 0 {r.basin_fraction:.3g} (x{r.basin_to_b0:.3g}); {r.memories.n_swallowed} memories swallowed")
+    quad = "agrees" if r.quad_agrees else "DISAGREES"
+    mc = ("n/a" if not r.mc_informative else f"{r.log_Z_mc:.4g} {'agrees' if r.mc_agrees else 'DISAGREES'}")
+    tested = "none in B0: untested" if r.verdict == "untested" else f"{r.n_tested_b0} in B0"
+    near = (f", {r.n_boundary_samples} near the B0 surface ({r.n_boundary_b0} in B0)"
+            if r.n_boundary_samples else "")
+    return (f"{r.n_disagree} of {r.n_checked} disagree ({r.n_samples} sampled{near}; {r.n_outside} outside ball; "
+            f"{tested}); "
+            f"logZ={r.log_Z:.6g} (quad {r.log_Z_quad:.6g} {quad}, MC {mc}); B0 {r.b0_fraction:.3g}, "
+            f"basin of 0 {r.basin_fraction:.3g} (x{r.basin_to_b0:.3g}), B0 {'in' if r.b0_in_basin else 'NOT in'} "
+            f"basin; {r.memories.n_swallowed} memories swallowed")
 
 
 def _normal_xi(n_h: int, n_v: int, seed: int) -> torch.Tensor:
@@ -166,28 +198,26 @@ def user_rows(args: argparse.Namespace) -> list[Row]:
     which = sorted(set(args.theorem or (1, 2, 3)))
     if (1 in which or 3 in which) and args.gamma is None:
         raise ValueError("--gamma is required with --xi for Theorems 1 and 3 (or pass --theorem 2)")
-    if 1 in which and args.gamma <= n_h:
-        raise ValueError(
-            f"--gamma {args.gamma:g} <= N_H = {n_h}: Theorem 1 needs gamma > N_H (at gamma <= N_H the gate is open "
-            f"at 0 and step(0) is the mean memory, so 0 is not a fixed point); pass --gamma > {n_h} or --theorem 2/3"
-        )
+    # at --gamma <= N_H Theorem 1's row runs and reports its counter-example (a check that fails)
     if args.v0:
         v0 = _load_v0(args.v0, n_v)
     else:
         g = torch.Generator().manual_seed(args.seed)
         v0 = xi[0] + 0.1 * float(xi.norm(dim=-1).max()) / math.sqrt(n_v) * torch.randn(n_v, generator=g, dtype=xi.dtype)
     R = args.radius if args.radius is not None else 1.5 * float(xi.norm(dim=-1).max())
-    name, b, gam = f"{args.xi} ({n_h}x{n_v})", args.beta, args.gamma
+    name, b, gam = f"{args.xi} ({n_h}x{n_v})", 5.0 if args.beta is None else args.beta, args.gamma
+    # the checks take the user's network (the same MHN a user would build)
+    reclag = MHN(xi, memory=RecLag(b, gam)) if gam is not None else None
     rows = []
     if 1 in which:
         rows.append(Row("T1: 0 attracts the eps-balls", name, f"beta={b:g} gamma={gam:g}", True,
-                        lambda: theorems.check_theorem1(xi, b, gam)))
+                        lambda: theorems.check_theorem1(reclag)))
     if 2 in which:
         rows.append(Row("T2: RecLag = vanilla below gamma*", name, f"beta={b:g}", True,
-                        lambda: theorems.check_theorem2(xi, b, v0)))
+                        lambda: theorems.check_theorem2(MHN(xi, memory=LogSumExp(b)), v0=v0)))
     if 3 in which:
         rows.append(Row("T3: B0 = {p_H < delta}", name, f"beta={b:g} gamma={gam:g} R={R:.4g}", True,
-                        lambda: theorems.check_theorem3(xi, b, gam, R)))
+                        lambda: theorems.check_theorem3(reclag, R=R)))
     return rows
 
 
@@ -201,35 +231,71 @@ def _load_v0(path: str, n_v: int) -> torch.Tensor:
     return v
 
 
+# what a check may raise on a network it cannot handle numerically (overflow, a solver that
+# gives up): reported as that row's error while the other rows run
+_NUMERIC_ERRORS = (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError)
+
+
+def _run_row(row: Row) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MemorySwallowedWarning)
+        try:
+            row.report = row.check()
+        except _NUMERIC_ERRORS as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else ""
+            row.error = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    row.warning = "; ".join(str(w.message) for w in caught if issubclass(w.category, MemorySwallowedWarning))
+
+
+def _row_json(r: Row) -> dict[str, Any]:
+    return {"claim": r.claim, "network": r.network, "parameters": r.params, "expected_holds": r.expect,
+            "holds": r.verdict == "holds", "verdict": r.verdict, "result": r.result, "ok": r.ok,
+            "warning": r.warning, "error": r.error, "report": r.report}
+
+
 def run(args: argparse.Namespace) -> int:
-    if not (args.beta > 0 and math.isfinite(args.beta)):
+    if args.beta is not None and not (args.beta > 0 and math.isfinite(args.beta)):
         raise ValueError(f"--beta must be a finite number > 0, got {args.beta}")
     if args.gamma is not None and not (args.gamma > 0 and math.isfinite(args.gamma)):
         raise ValueError(f"--gamma must be a finite number > 0, got {args.gamma}")
     if args.radius is not None and not (args.radius > 0 and math.isfinite(args.radius)):
         raise ValueError(f"--radius must be a finite number > 0, got {args.radius}")
+    if not args.xi and any(x is not None for x in (args.beta, args.gamma, args.radius, args.v0)):
+        print("note: --beta, --gamma, --radius and --v0 apply to --xi only; the default suite uses its own parameters")
     rows = user_rows(args) if args.xi else default_suite(args.quick, args.seed)
     for row in tqdm(rows, desc="verify", leave=False):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", MemorySwallowedWarning)
-            row.report = row.check()
-        row.warning = "; ".join(str(w.message) for w in caught if issubclass(w.category, MemorySwallowedWarning))
-    table = [[r.claim, r.network, r.params, _measured(r.report), "holds" if r.expect else "fails",
-              "holds" if r.verdict else "fails", "ok" if r.ok else "UNEXPECTED"] for r in rows]
+        _run_row(row)
+    table = [[r.claim, r.network, r.params, _measured(r), "holds" if r.expect else "fails", r.verdict, r.result]
+             for r in rows]
     print(format_table(["claim", "network", "parameters", "measured", "expected", "verdict", "result"], table))
     for r in rows:
         if r.warning:
             print(f"warning ({r.network}, {r.params}): {r.warning}")
-    n_bad = sum(not r.ok for r in rows)
-    print(f"{len(rows) - n_bad} of {len(rows)} claims behaved as expected"
-          + ("" if not n_bad else f"; {n_bad} did not"))
+        if r.error:
+            print(f"error ({r.claim}; {r.network}, {r.params}): {r.error}; the other claims ran")
+        elif r.verdict == "untested":
+            print(f"untested ({r.claim}; {r.network}, {r.params}): no sampled point lies in B0 (no ray from 0 "
+                  "crosses its surface inside the ball and no uniform sample fell in it), so the claim was not "
+                  "tested (pass points in B0, a larger radius or gamma, or a smaller beta)")
+        elif isinstance(r.report, theorems.Theorem1Report) and not r.report.gamma > r.report.n_memories and r.expect:
+            print(f"counter-example ({r.claim}; {r.network}, {r.params}): gamma <= N_H = {r.report.n_memories}, "
+                  "the gate is open at 0 and step(0) is the mean memory: Theorem 1 needs gamma > N_H")
+    n_unexpected = sum(r.result == "UNEXPECTED" for r in rows)
+    n_errors = sum(r.result == "ERROR" for r in rows)
+    n_untested = sum(r.result == "untested" for r in rows)
+    n_ok = sum(r.ok for r in rows)
+    print(f"{n_ok} of {len(rows)} claims behaved as expected"
+          + (f"; {n_untested} untested" if n_untested else "")
+          + (f"; {n_unexpected} did not" if n_unexpected else "")
+          + (f"; {n_errors} raised an error" if n_errors else ""))
     out: dict[str, Any] = {
-        "ok": n_bad == 0,
-        "rows": [{"claim": r.claim, "network": r.network, "parameters": r.params, "expected_holds": r.expect,
-                  "holds": r.verdict, "ok": r.ok, "warning": r.warning, "report": r.report} for r in rows],
+        "ok": n_unexpected == 0 and n_errors == 0,
+        "n_untested": n_untested,
+        "n_errors": n_errors,
+        "rows": [_row_json(r) for r in rows],
     }
     if args.xi:
         for r in rows:
-            out["theorem" + r.claim[1]] = r.report
+            out["theorem" + r.claim[1]] = r.report if not r.error else {"verdict": "error", "error": r.error}
     maybe_write_json(args, out)
-    return 0 if n_bad == 0 else 1
+    return 0 if out["ok"] else 1

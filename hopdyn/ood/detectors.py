@@ -206,8 +206,11 @@ class MemoryDetector(Detector):
         raise NotImplementedError
 
     def _score_class(self, v: torch.Tensor, c: int) -> torch.Tensor:
-        """``lse(β m v)`` over the memories m of class c (MHE's eq 9 negated; RecLag's G + log γ)."""
-        return torch.logsumexp(v @ (self.beta * self.memories_[c].to(v)).T, -1)  # β on the small factor
+        """``lse(β m v)`` over the memories m of class c: ``β·LogSumExp(β)(m v)``, β times the
+        vanilla memory Lagrangian (MHE's eq 9 negated). For RecLag it is ``G(m v) + log γ``
+        (eq 13), the network's gate value shifted by a constant; it is computed from the
+        vanilla Lagrangian because γ is only chosen from these scores (see :meth:`fit`)."""
+        return score_lse(v @ self.memories_[c].to(v).T, self.beta)
 
     def _score(self, data: FeatureSet) -> torch.Tensor:
         return self._evolve(data, 0)[0]
@@ -278,6 +281,14 @@ class SHE(MHE):
         return (v @ means.T).gather(1, self._classes(data)[:, None])[:, 0]
 
 
+def score_lse(h: torch.Tensor, beta: float) -> torch.Tensor:
+    """The memory score ``lse(βh) = β·LogSumExp(β)(h)``: β times the vanilla memory Lagrangian
+    (eq 7), the one formula for it. RecLag's gate is the same number less ``log γ``
+    (``RecLag.G(h) = lse(βh) − log γ``, eq 13): the score never depends on γ, and
+    ``MHN.gate_value(v) = score − log γ`` (checked in the tests)."""
+    return beta * LogSumExp(beta)(h)
+
+
 def _correct_by_class(data: FeatureSet) -> list[torch.Tensor]:
     """Correctly classified training features, one tensor per class 0..C-1."""
     n_classes = data.logits.shape[1]
@@ -292,8 +303,9 @@ def _correct_by_class(data: FeatureSet) -> list[torch.Tensor]:
 
 
 class RecLagDetector(MemoryDetector):
-    """The RecLag-based MHN (RecLag paper §5–6): score ``lse(β xi v)``, equivalently ``G`` or
-    ``log p_H`` (eq 13, Theorem 3), with xi trained by the SFNN objective.
+    """The RecLag-based MHN (RecLag paper §5–6): score ``lse(β xi v)`` (:func:`score_lse`), which
+    is ``G + log γ`` (``network(c).gate_value(v) + log_gamma_[c]``, eq 13) and ``log p_H`` up to
+    a constant (Theorem 3), with xi trained by the SFNN objective.
 
     ``setting="paper"``: one global xi (N_H = 250, β = 5, features rescaled to norm 10,
     100 epochs). ``setting="code"``: one xi per class (the authors' public code: N_H = 10 per

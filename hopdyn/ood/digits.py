@@ -80,10 +80,13 @@ def digits_features(seed: int = 0, id_classes: Sequence[int] = ID_CLASSES, hidde
     y_te = np.array([relabel[c] for c in y[te]])
     images = {"id_train": x[tr], "id_test": x[te], **_ood_images(x[te], x[~is_id], rng)}
 
-    torch.manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(64, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden),
-                              torch.nn.ReLU())
-    head = torch.nn.Linear(hidden, len(id_classes))
+    # nn.Linear initialises from the global stream: seed a fork of it, so that the caller's
+    # random state is left as it was
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = torch.nn.Sequential(torch.nn.Linear(64, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden),
+                                  torch.nn.ReLU())
+        head = torch.nn.Linear(hidden, len(id_classes))
     params = [*net.parameters(), *head.parameters()]
     xt = torch.as_tensor(x[tr] / 16.0, dtype=torch.float32)
     yt = torch.as_tensor(y_tr)

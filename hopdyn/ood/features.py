@@ -94,6 +94,11 @@ class FeatureSet:
                 np.savez(fh, **arrays)
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def load_features(path: str | Path, name: str | None = None) -> FeatureSet:
     """Read a feature file (see the module docstring); errors name the file and the key."""
     p = Path(path)
@@ -101,16 +106,25 @@ def load_features(path: str | Path, name: str | None = None) -> FeatureSet:
     if not p.is_file():
         raise FileNotFoundError(f"{name}: no such file: {path}")
     try:
-        with np.load(p, allow_pickle=False) as z:
+        z = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{name}: {path} is not a readable .npz archive ({_first_line(exc)})") from exc
+    if not isinstance(z, np.lib.npyio.NpzFile):  # np.load also reads a plain .npy array
+        raise ValueError(f"{name}: {path} is a single .npy array, not an .npz archive; save the features with "
+                         "np.savez(path, features=..., logits=..., labels=...)")
+    try:
+        with z:
             arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{name}: {path} is not a readable .npz archive ({exc})") from exc
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{name}: {path} is not a readable .npz archive ({_first_line(exc)})") from exc
     if "features" not in arrays:
         raise ValueError(f"{name}: {path} has no 'features' array (found keys: {', '.join(arrays) or 'none'}); "
                          "expected keys 'features' and optionally 'logits', 'labels'")
     for k in ("features", "logits"):
-        if k in arrays and not np.issubdtype(arrays[k].dtype, np.number):
-            raise ValueError(f"{name}: '{k}' must hold numbers, got dtype {arrays[k].dtype}")
+        if k in arrays and (arrays[k].dtype.kind not in "fiu"):
+            raise ValueError(f"{name}: '{k}' must hold real numbers, got dtype {arrays[k].dtype}")
+    if "labels" in arrays and arrays["labels"].dtype.kind not in "fiu":
+        raise ValueError(f"{name}: 'labels' must hold integers, got dtype {arrays['labels'].dtype}")
     return FeatureSet(
         features=arrays["features"],
         logits=arrays.get("logits"),

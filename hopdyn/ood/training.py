@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from .._io import atomic_path
 from .._threads import torch_threads
 from .._validate import ArrayLike, as_tensor, positive, positive_int
+from ..lagrangians import LogSumExp
 
 Objective = Literal["mc", "exact"]
 Covariance = Literal["diagonal", "full"]
@@ -97,11 +98,15 @@ class SFNN:
         return normalize_rows(x, self.normalize), classes.to(x.device)
 
     # -- the model ------------------------------------------------------------------------------
-    def logits(self, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-        """``β xi_c x`` for each sample's class c, shape ``(n, K)`` (x already normalised)."""
+    def hidden(self, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        """``h = xi_c x`` for each sample's class c, shape ``(n, K)`` (x already normalised)."""
         c, k, d = self.xi.shape
         h = (x @ self.xi.reshape(c * k, d).T).reshape(-1, c, k)  # one matmul for all classes
-        return self.beta * h.gather(1, classes[:, None, None].expand(-1, 1, k))[:, 0]
+        return h.gather(1, classes[:, None, None].expand(-1, 1, k))[:, 0]
+
+    def logits(self, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        """``β xi_c x`` for each sample's class c, shape ``(n, K)`` (x already normalised)."""
+        return self.beta * self.hidden(x, classes)
 
     def _precision_factor(self) -> torch.Tensor:
         """``P`` with ``Σ⁻¹ = P Pᵀ``, shape ``(C, N_V, N_V)`` (full covariance only)."""
@@ -148,10 +153,11 @@ class SFNN:
         return -(w * (log_pv + log_ph.gather(1, mu))).sum(-1)
 
     def score(self, x: ArrayLike, classes: ArrayLike | None = None) -> torch.Tensor:
-        """The RecLag score ``lse(β xi_c x)`` (eq 13 up to ``log γ``; log p_H(x) up to a constant)."""
+        """The RecLag score ``lse(β xi_c x) = β·LogSumExp(β)(xi_c x)`` (eq 13's G plus ``log γ``;
+        log p_H(x) up to a constant)."""
         x, classes = self.check(x, classes)
         with torch.no_grad():
-            return torch.logsumexp(self.logits(x, classes), dim=-1)
+            return self.beta * LogSumExp(self.beta)(self.hidden(x, classes))
 
     def objectives(self, x: ArrayLike, classes: ArrayLike | None = None, n_samples: int = 5, seed: int = 0) -> dict:
         """Both objectives per sample on (held-out) data: the exact negative log marginal

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html as _html
 import json
+import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .._io import atomic_path
+from ..basins import memory_fates
 from ..landscape import EnergyLandscape, LandscapePaths, LandscapeSweep
 
 PLOTLY_JS = "plotly.min.js"
@@ -161,6 +165,24 @@ def _trimmed(path: np.ndarray) -> np.ndarray:
     return path[:k]
 
 
+def _fates(xi, beta: float, gamma: float | None) -> dict:
+    """What the page says about the memories of one cell, by the rule of
+    :func:`hopdyn.basins.memory_fates`: for RecLag the memories it swallows (the gate sends them
+    to 0) and those that are no attractors even without the gate; nothing for a vanilla network,
+    which has no gate to swallow anything."""
+    if gamma is None:
+        return {"gated": False}
+    from ..lagrangians import RecLag
+    from ..network import MHN
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = memory_fates(MHN(xi, memory=RecLag(beta, gamma)), warn=False)
+    idx = lambda m: m.nonzero().flatten().tolist()  # noqa: E731
+    return {"gated": True, "swallowed": idx(f.swallowed), "merged": idx(f.merged),
+            "G_memory": _rounded(_np(f.G_memory))}
+
+
 def explorer_data(sweep: LandscapeSweep) -> dict:
     """The sweep as plain JSON-ready data (what the explorer page embeds)."""
     cells = {}
@@ -176,6 +198,7 @@ def explorer_data(sweep: LandscapeSweep) -> dict:
             "attractors": _rounded(_np(c.attractors).reshape(-1, 2)),
             "names": c.attractor_names,
             "b0": c.b0_fraction,
+            "fates": _fates(sweep.memories[si], sweep.betas[bi], sweep.gammas[gi]),
         }
     return {
         "sets": [
@@ -194,14 +217,26 @@ def explorer_data(sweep: LandscapeSweep) -> dict:
     }
 
 
+def script_json(data) -> str:
+    """``data`` as JSON that is safe inside ``<script>``: ``<``, ``>`` and ``&`` are written as
+    ``\\u003c``… escapes (still the same JSON), so no text can close the script element
+    (``</script>``) or open a comment (``<!--``); U+2028/9 are escaped for older parsers."""
+    text = json.dumps(data, separators=(",", ":"))
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
+
+
 def write_explorer(sweep: LandscapeSweep, path: str | Path, title: str = "hopdyn landscape explorer") -> Path:
     """Write the explorer page: sliders for β and γ (the leftmost γ is the vanilla MHN), a choice
     of memory set, and a 2-D energy map (or a 3-D surface) with the discrete-map trajectories of
     fixed starts, the memories and, where it attracts, the origin."""
     path = Path(path)
     write_plotlyjs(path.parent)
-    data = json.dumps(explorer_data(sweep), separators=(",", ":"))
-    html = _EXPLORER.replace("__TITLE__", title).replace("__PLOTLY__", PLOTLY_JS).replace("__DATA__", data)
+    fill = {"__TITLE__": _html.escape(str(title)), "__PLOTLY__": _html.escape(PLOTLY_JS),
+            "__DATA__": script_json(explorer_data(sweep))}
+    # one pass, so that a placeholder inside the title (or the data) is never substituted again
+    html = re.sub("__(?:TITLE|PLOTLY|DATA)__", lambda m: fill[m.group(0)], _EXPLORER)
     with atomic_path(path) as tmp:
         tmp.write_text(html)
     return path
@@ -303,10 +338,20 @@ function draw() {
   el("gamma_out").textContent = fmt(gamma);
   const counts = {};
   cell.ends.forEach((e) => { counts[e] = (counts[e] || 0) + 1; });
-  const lost = set.memories.length - cell.names.filter((n) => n.startsWith("memory")).length;
+  // memory fates by the rule of hopdyn.basins.memory_fates; a vanilla network has no gate and
+  // swallows nothing: it can only have memories that are not attractors at this beta
+  const mem = (ks) => "memor" + (ks.length > 1 ? "ies " : "y ") + ks.join(", ");
+  let fate = "";
+  if (cell.fates.gated) {
+    if (cell.fates.swallowed.length) fate += " (" + mem(cell.fates.swallowed) + " swallowed: the gate sends " + (cell.fates.swallowed.length > 1 ? "them" : "it") + " to 0)";
+    if (cell.fates.merged.length) fate += " (" + mem(cell.fates.merged) + " not an attractor even without the gate)";
+  } else {
+    const lost = set.memories.length - cell.names.filter((n) => n.startsWith("memory")).length;
+    if (lost > 0) fate = " (" + lost + " memor" + (lost > 1 ? "ies are" : "y is") + " not an attractor at this \u03b2)";
+  }
   el("info").textContent = (gamma === null ? "vanilla MHN, LogSumExp(\u03b2=" + beta + ")" : "RecLag(\u03b2=" + beta + ", \u03b3=" + fmt(gamma) + ")")
     + " \u2014 attractors: " + (cell.names.join(", ") || "none")
-    + (lost > 0 ? " (" + lost + " memor" + (lost > 1 ? "ies" : "y") + " swallowed)" : "")
+    + fate
     + (cell.b0 === null ? "" : " \u2014 B0 covers " + (100 * cell.b0).toFixed(1) + "% of the square")
     + " \u2014 trajectories end at: " + Object.entries(counts).map(([k, v]) => k + " \u00d7" + v).join(", ");
   const view3d = el("view3d").checked;
