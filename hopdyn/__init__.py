@@ -1,25 +1,58 @@
 """hopdyn: dynamics of modern Hopfield networks (Lagrangian MHNs, RecLag, OOD detection).
 
 The public surface is small: Lagrangians, the network :class:`MHN`, two simulators
-(:func:`iterate`, :func:`integrate`) returning a :class:`Trajectory`, and the analysis
-subpackages (``hopdyn.theorems``, ``hopdyn.ood``, ...).
-"""
-from .lagrangians import Abs, GatedLagrangian, Lagrangian, LogSumExp, Polynomial, Quadratic, RecLag, SmoothRecLag, WeightedLogSumExp
-from .network import MHN
-from .ode import GateCrossingWarning, integrate
-from .stepper import iterate, iterate_two_variable
-from .attention import HopfieldAttention, HopfieldAttentionStack
-from .trajectory import Trajectory
+(:func:`iterate`, :func:`integrate`) returning a :class:`Trajectory` (all in ``hopdyn.core``),
+and the rooms built on them, imported when first used:
 
-# analysis subpackages, after the core they build on
-from . import basins, theorems  # Theorems 1-3 and basins of attraction (seed 001)
-from . import landscape  # energy landscapes, p_H, B0 and trajectories on a plane
-from . import ood  # OOD detection with RecLag (seed 001, sections 5-6)
-from . import collapse, mha_experiments  # hidden-state attention and rank collapse (seed 002)
-from . import continual  # continual learning (seed 002)
-from . import adaptive  # adaptive similarity, A-Hop (seed 003)
+- ``hopdyn.analysis`` — basins, fixed points, continuation, landscapes, Theorems 1–3
+  (also reachable as ``hopdyn.theorems``, ``hopdyn.landscape`` and ``hopdyn.basins``);
+- ``hopdyn.ood`` — OOD detection; ``hopdyn.mha`` — hidden-state attention
+  (``hopdyn.collapse``); ``hopdyn.continual``; ``hopdyn.adaptive`` — A-Hop;
+- ``hopdyn.experiments`` — the source papers' experiments; ``hopdyn.datasets``; ``hopdyn.plots``.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .core import (
+    Abs, GateCrossingWarning, GatedLagrangian, Lagrangian, LogSumExp, MHN, Polynomial, Quadratic, RecLag, SmoothRecLag,
+    Trajectory, WeightedLogSumExp, integrate, iterate, iterate_two_variable,
+)
+from .mha.attention import HopfieldAttention, HopfieldAttentionStack
 
 __version__ = "0.1.0"
+
+#: Subpackages and the promised short names, imported on first access so that ``import hopdyn``
+#: costs torch and nothing more (scipy, scikit-learn, matplotlib load with the rooms that use them).
+_LAZY = {
+    "adaptive": "hopdyn.adaptive",
+    "analysis": "hopdyn.analysis",
+    "basins": "hopdyn.analysis",
+    "collapse": "hopdyn.mha.collapse",
+    "continual": "hopdyn.continual",
+    "datasets": "hopdyn.datasets",
+    "experiments": "hopdyn.experiments",
+    "landscape": "hopdyn.analysis.landscape",
+    "mha": "hopdyn.mha",
+    "mha_experiments": "hopdyn.experiments.mha",
+    "ood": "hopdyn.ood",
+    "plots": "hopdyn.plots",
+    "theorems": "hopdyn.analysis.theorems",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'hopdyn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "Abs",
@@ -39,13 +72,5 @@ __all__ = [
     "integrate",
     "iterate",
     "iterate_two_variable",
-    # subpackages
-    "adaptive",
-    "basins",
-    "collapse",
-    "continual",
-    "landscape",
-    "mha_experiments",
-    "ood",
-    "theorems",
+    *_LAZY,
 ]

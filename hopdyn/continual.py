@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from ._validate import ArrayLike, as_tensor, positive, positive_int
-from .lagrangians import WeightedLogSumExp
-from .network import MHN
-from .stepper import iterate
+from .core.lagrangians import WeightedLogSumExp
+from .core.network import MHN
+from .core.discrete import iterate
 
 At = Literal["fixed_point", "raw"]
 POLICIES = ("top", "random", "bottom")

@@ -10,8 +10,8 @@ import torch
 
 import hopdyn as hd
 from hopdyn import landscape as land
-from hopdyn.basins import MemorySwallowedWarning, fixed_points, memory_attractors, memory_fates
-from hopdyn.examples import PLANAR_BETA, PLANAR_GAMMA, planar_memories
+from hopdyn.analysis.basins import MemorySwallowedWarning, fixed_points, memory_attractors, memory_fates
+from hopdyn.datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
 from hopdyn.plots.interactive import explorer_data, write_explorer
 
 #: Memories 0 and 1 close together: at β = 4 the vanilla map takes xi[0] to memory 1's fixed

@@ -8,7 +8,7 @@ import torch
 from scipy.stats import binomtest
 
 import hopdyn as hd
-from hopdyn.basins import (
+from hopdyn.analysis.basins import (
     Attractors,
     MemorySwallowedWarning,
     Plane,
@@ -22,7 +22,7 @@ from hopdyn.basins import (
     memory_fates,
     wilson_interval,
 )
-from hopdyn.examples import PLANAR_BETA, PLANAR_GAMMA, planar_memories
+from hopdyn.datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
 
 
 def planar_net(gamma=PLANAR_GAMMA):

@@ -70,7 +70,7 @@ def test_figures_accepts_its_own_folders(tmp_path, capsys):
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_refused(dtype):
     from hopdyn._validate import as_tensor
-    from hopdyn.network import MHN
+    from hopdyn.core.network import MHN
 
     with pytest.raises(ValueError, match="float16/bfloat16 are not supported: use float32 or float64"):
         as_tensor(torch.ones(3, 2, dtype=dtype), "x")

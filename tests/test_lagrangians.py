@@ -107,7 +107,7 @@ def test_G_only_for_gated():
 @pytest.mark.parametrize("shape", [(5,), (3000, 5), (2, 3000, 5), (5000, 10), (5000, 11), (5000, 1), (3, 4)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_short_softmax_equals_torch_softmax(shape, dtype):
-    from hopdyn.lagrangians import softmax
+    from hopdyn.core.lagrangians import softmax
 
     z = 4 * torch.randn(*shape, dtype=dtype, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
     w = torch.randn(*shape, dtype=dtype)

@@ -9,10 +9,10 @@ from scipy import integrate
 
 import hopdyn as hd
 from hopdyn import landscape as land
-from hopdyn.basins import Plane
-from hopdyn.examples import PLANAR_BETA, PLANAR_GAMMA, planar_memories
+from hopdyn.analysis.basins import Plane
+from hopdyn.datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
 from hopdyn.figures.paper import FIG1_START, explorer_memory_sets, planar_networks
-from hopdyn.theorems import check_theorem1
+from hopdyn.analysis.theorems import check_theorem1
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import torch
 import hopdyn as hd
 from hopdyn import collapse as C
 from hopdyn.cli import main
-from hopdyn.mha_experiments import collapse_vs_depth, digits_accuracy
+from hopdyn.experiments.mha import collapse_vs_depth, digits_accuracy
 
 
 def test_collapse_sweep_matches_a_direct_run():

@@ -1,5 +1,5 @@
 """The model owns its formulas (issue 13): RecLag's gate ``G(h) = lse(βh) − log γ`` (eq 13) and
-its χ are written once, in ``hopdyn/lagrangians.py``; everything else asks the Lagrangian
+its χ are written once, in ``hopdyn/core/lagrangians.py``; everything else asks the Lagrangian
 (``RecLag.G``, ``RecLag.gate``) or the network (``MHN.gate_value``).
 
 Two routes to G disagree in the last bit near the surface and flip the gate (SPEC), so a second
@@ -12,7 +12,7 @@ from pathlib import Path
 import hopdyn
 
 PACKAGE = Path(hopdyn.__file__).resolve().parent
-OWNER = PACKAGE / "lagrangians.py"
+OWNER = PACKAGE / "core" / "lagrangians.py"
 
 #: Patterns of a re-derived gate (one source line each); ASCII operators only, so prose with "−"
 #: in docstrings does not count.
@@ -80,5 +80,5 @@ def test_the_owner_still_has_the_formula():
 
 def test_gate_formula_lives_only_in_the_lagrangians():
     hits = gate_rederivations()
-    assert not hits, "RecLag's gate re-derived outside hopdyn/lagrangians.py (use RecLag.G / .gate or " \
+    assert not hits, "RecLag's gate re-derived outside hopdyn/core/lagrangians.py (use RecLag.G / .gate or " \
                      "MHN.gate_value):\n" + "\n".join(hits)

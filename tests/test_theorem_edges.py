@@ -11,7 +11,7 @@ import torch
 
 import hopdyn as hd
 from hopdyn import theorems
-from hopdyn.theorems import _log_ball_exp_integral_quad, exact_radius, log_ball_exp_integral
+from hopdyn.analysis.theorems import _log_ball_exp_integral_quad, exact_radius, log_ball_exp_integral
 
 from conftest import random_net_params
 

@@ -13,9 +13,9 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 import hopdyn as hd
-from hopdyn.basins import MemorySwallowedWarning
-from hopdyn.examples import planar_memories
-from hopdyn.theorems import exact_radius, log_ball_exp_integral
+from hopdyn.analysis.basins import MemorySwallowedWarning
+from hopdyn.datasets import planar_memories
+from hopdyn.analysis.theorems import exact_radius, log_ball_exp_integral
 
 from conftest import random_net_params
 
@@ -141,7 +141,7 @@ def test_ball_integral_closed_forms_d1_d3(a, R):
 
 
 def test_ball_integral_high_dimension_both_routes_and_no_overflow():
-    from hopdyn.theorems import _log_ball_exp_integral_quad
+    from hopdyn.analysis.theorems import _log_ball_exp_integral_quad
 
     # d = 512: ive underflows for small aR (series route), is fine for large aR (Bessel route)
     for a in [0.0, 1e-3, 1.0, 30.0, 200.0, 1e4]:

@@ -9,7 +9,7 @@ import sys
 import torch
 
 from .. import MHN, RecLag, iterate
-from ..basins import basin_map, find_attractors
+from ..analysis.basins import basin_map, find_attractors
 from . import benchmark, interleaved, timeit
 
 
@@ -45,7 +45,7 @@ def basin_map_1024(quick: bool) -> dict:
 _MC_PROBE = """
 import json, resource, sys, time, torch
 from hopdyn import MHN, RecLag
-from hopdyn.basins import basin_fractions
+from hopdyn.analysis.basins import basin_fractions
 n = int(sys.argv[1])
 g = torch.Generator().manual_seed(0)
 xi = torch.randn(250, 512, generator=g)

@@ -12,7 +12,7 @@ from scipy.special import softmax
 from torchdiffeq import odeint
 
 from .. import LogSumExp, MHN, RecLag, integrate, iterate
-from ..ode import _System, per_sample_rms_norm
+from ..core.ode import _System, per_sample_rms_norm
 from . import benchmark, interleaved, timeit
 
 

@@ -78,7 +78,7 @@ def _save_plot(fig, path: str) -> None:
 
 
 def run_collapse(args: argparse.Namespace) -> int:
-    from ..mha_experiments import collapse_vs_depth
+    from ..experiments.mha import collapse_vs_depth
 
     _check_plot(args.plot)
     r = collapse_vs_depth(args.alphas, args.depth, args.tokens, args.width, args.heads, n_seeds=args.seeds,
@@ -105,7 +105,7 @@ def run_collapse(args: argparse.Namespace) -> int:
 
 
 def run_digits(args: argparse.Namespace) -> int:
-    from ..mha_experiments import digits_accuracy
+    from ..experiments.mha import digits_accuracy
 
     _check_plot(args.plot)
     r = digits_accuracy(args.depths, args.alphas, tuple(range(args.seeds)), epochs=args.epochs,

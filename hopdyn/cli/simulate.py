@@ -6,10 +6,10 @@ import argparse
 import torch
 
 from .._io import format_table
-from ..compare import compare_simulators
-from ..examples import PLANAR_BETA, PLANAR_GAMMA, planar_memories
-from ..lagrangians import LogSumExp, RecLag
-from ..network import MHN
+from ..analysis.compare import compare_simulators
+from ..datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
+from ..core.lagrangians import LogSumExp, RecLag
+from ..core.network import MHN
 from ._common import add_json_option, load_xi, maybe_write_json
 
 

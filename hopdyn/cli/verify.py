@@ -20,13 +20,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .. import theorems
+from ..analysis import theorems
 from .._io import format_table
 from .._validate import as_tensor
-from ..basins import MemorySwallowedWarning
-from ..examples import PLANAR_BETA, PLANAR_GAMMA, planar_memories
-from ..lagrangians import LogSumExp, RecLag
-from ..network import MHN
+from ..analysis.basins import MemorySwallowedWarning
+from ..datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
+from ..core.lagrangians import LogSumExp, RecLag
+from ..core.network import MHN
 from ._common import add_json_option, load_xi, maybe_write_json
 
 

@@ -1,9 +1,9 @@
-"""Recipe for the modern-Hopfield-attention collapse figure (:mod:`hopdyn.mha_experiments`)."""
+"""Recipe for the modern-Hopfield-attention collapse figure (:mod:`hopdyn.experiments.mha`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..mha_experiments import collapse_vs_depth
+from ..experiments.mha import collapse_vs_depth
 from ..plots.mha import plot_collapse_vs_depth
 from . import figure, save
 

@@ -1,5 +1,5 @@
 """Recipes for the RecLag paper's landscape figures (Figs 1 and 2), phase portraits and the
-interactive explorer, all on the built-in planar network (:func:`hopdyn.examples.planar_memories`,
+interactive explorer, all on the built-in planar network (:func:`hopdyn.datasets.planar_memories`,
 β = 4, γ = 1000: five memory attractors, plus the origin for RecLag)."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import torch
 
-from .. import landscape as land
-from ..examples import PLANAR_BETA, PLANAR_GAMMA, planar_memories
-from ..lagrangians import LogSumExp, RecLag
-from ..network import MHN
+from ..analysis import landscape as land
+from ..datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
+from ..core.lagrangians import LogSumExp, RecLag
+from ..core.network import MHN
 from . import figure, save
 
 #: Fig 1's test point: the vanilla MHN takes it to memory 4, RecLag to the origin

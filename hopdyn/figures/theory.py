@@ -1,6 +1,6 @@
 """Recipes for the theorem and basin figures on the planar network (β = 4): basin maps, Theorem 1's
-three radii and Theorem 2's sweep, drawn from the reports of :mod:`hopdyn.theorems` and the maps
-of :mod:`hopdyn.basins`."""
+three radii and Theorem 2's sweep, drawn from the reports of :mod:`hopdyn.analysis.theorems` and the maps
+of :mod:`hopdyn.analysis.basins`."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 
-from .. import landscape as land
-from ..basins import basin_map, boundary_cells
-from ..examples import PLANAR_BETA, PLANAR_GAMMA, planar_memories
-from ..lagrangians import RecLag
-from ..theorems import check_theorem1, check_theorem2
+from ..analysis import landscape as land
+from ..analysis.basins import basin_map, boundary_cells
+from ..datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
+from ..core.lagrangians import RecLag
+from ..analysis.theorems import check_theorem1, check_theorem2
 from . import figure, save
 from .paper import DPI, TITLES, planar_networks, seeded_starts
 

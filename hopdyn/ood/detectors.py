@@ -26,9 +26,9 @@ import torch
 
 from .._chunks import chunk_rows, chunks
 from .._validate import ArrayLike, as_tensor, positive
-from ..lagrangians import Lagrangian, LogSumExp, RecLag
-from ..network import MHN
-from ..stepper import iterate
+from ..core.lagrangians import Lagrangian, LogSumExp, RecLag
+from ..core.network import MHN
+from ..core.discrete import iterate
 from .features import FeatureSet
 from .training import SFNN, Covariance, Objective, normalize_rows, train_sfnn
 

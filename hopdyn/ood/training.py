@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from .._io import atomic_path
 from .._threads import torch_threads
 from .._validate import ArrayLike, as_tensor, positive, positive_int
-from ..lagrangians import LogSumExp
+from ..core.lagrangians import LogSumExp
 
 Objective = Literal["mc", "exact"]
 Covariance = Literal["diagonal", "full"]

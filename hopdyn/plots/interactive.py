@@ -3,7 +3,7 @@
 Pages are standalone HTML files that load ``plotly.min.js`` by a relative ``<script src>``;
 :func:`write_plotlyjs` writes that script once into the pages' folder, so a folder of pages
 carries one copy of plotly.js and works offline. Everything drawn here was computed by
-:mod:`hopdyn.landscape`; the explorer's JavaScript only looks up precomputed cells.
+:mod:`hopdyn.analysis.landscape`; the explorer's JavaScript only looks up precomputed cells.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .._io import atomic_path
-from ..basins import memory_fates
-from ..landscape import EnergyLandscape, LandscapePaths, LandscapeSweep
+from ..analysis.basins import memory_fates
+from ..analysis.landscape import EnergyLandscape, LandscapePaths, LandscapeSweep
 
 PLOTLY_JS = "plotly.min.js"
 
@@ -167,13 +167,13 @@ def _trimmed(path: np.ndarray) -> np.ndarray:
 
 def _fates(xi, beta: float, gamma: float | None) -> dict:
     """What the page says about the memories of one cell, by the rule of
-    :func:`hopdyn.basins.memory_fates`: for RecLag the memories it swallows (the gate sends them
+    :func:`hopdyn.analysis.basins.memory_fates`: for RecLag the memories it swallows (the gate sends them
     to 0) and those that are no attractors even without the gate; nothing for a vanilla network,
     which has no gate to swallow anything."""
     if gamma is None:
         return {"gated": False}
-    from ..lagrangians import RecLag
-    from ..network import MHN
+    from ..core.lagrangians import RecLag
+    from ..core.network import MHN
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -338,7 +338,7 @@ function draw() {
   el("gamma_out").textContent = fmt(gamma);
   const counts = {};
   cell.ends.forEach((e) => { counts[e] = (counts[e] || 0) + 1; });
-  // memory fates by the rule of hopdyn.basins.memory_fates; a vanilla network has no gate and
+  // memory fates by the rule of hopdyn.analysis.basins.memory_fates; a vanilla network has no gate and
   // swallows nothing: it can only have memories that are not attractors at this beta
   const mem = (ks) => "memor" + (ks.length > 1 ? "ies " : "y ") + ks.join(", ");
   let fate = "";

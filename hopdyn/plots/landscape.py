@@ -1,6 +1,6 @@
 """Energy landscapes drawn with matplotlib: the RecLag paper's Figs 1 and 2 and phase portraits.
 
-Every function takes the data an analysis of :mod:`hopdyn.landscape` returned and draws it.
+Every function takes the data an analysis of :mod:`hopdyn.analysis.landscape` returned and draws it.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..basins import BasinMap
-from ..landscape import B0Boundary, DensityLandscape, EnergyLandscape, LandscapePaths, VectorField
-from ..theorems import Theorem1Report, Theorem2Report
+from ..analysis.basins import BasinMap
+from ..analysis.landscape import B0Boundary, DensityLandscape, EnergyLandscape, LandscapePaths, VectorField
+from ..analysis.theorems import Theorem1Report, Theorem2Report
 
 MEMORY_STYLE = dict(marker="o", s=46, c="red", edgecolors="white", linewidths=0.8, zorder=5)
 STAR_STYLE = dict(marker="*", s=320, c="gold", edgecolors="black", linewidths=0.8, zorder=6)

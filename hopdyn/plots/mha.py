@@ -1,4 +1,4 @@
-"""Drawing the modern-Hopfield-attention experiments (data from :mod:`hopdyn.mha_experiments`)."""
+"""Drawing the modern-Hopfield-attention experiments (data from :mod:`hopdyn.experiments.mha`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence

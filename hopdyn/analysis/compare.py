@@ -5,11 +5,11 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validate import ArrayLike, positive
+from .._validate import ArrayLike, positive
 from .basins import memory_attractors
-from .network import MHN
-from .ode import integrate
-from .stepper import iterate
+from ..core.network import MHN
+from ..core.ode import integrate
+from ..core.discrete import iterate
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from typing import Literal
 
 import torch
 
-from ._chunks import chunk_rows, chunks
-from ._validate import ArrayLike, positive, positive_int
+from .._chunks import chunk_rows, chunks
+from .._validate import ArrayLike, positive, positive_int
 from .network import MHN
 from .trajectory import Trajectory
 

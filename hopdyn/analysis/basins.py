@@ -18,11 +18,11 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ._chunks import chunk_rows, chunks
-from ._validate import ArrayLike, as_tensor, positive, positive_int
-from .lagrangians import LogSumExp, RecLag
-from .network import MHN
-from .stepper import iterate
+from .._chunks import chunk_rows, chunks
+from .._validate import ArrayLike, as_tensor, positive, positive_int
+from ..core.lagrangians import LogSumExp, RecLag
+from ..core.network import MHN
+from ..core.discrete import iterate
 
 __all__ = [
     "AttractorLabels",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import ArrayLike, as_tensor
+from .._validate import ArrayLike, as_tensor
 
 
 def _tokens(x: ArrayLike, name: str = "x") -> torch.Tensor:
@@ -83,7 +83,7 @@ def cosine_gap(x: ArrayLike) -> torch.Tensor:
 
 
 def collapse_metrics(x: ArrayLike) -> dict[str, torch.Tensor]:
-    """All three metrics of :mod:`hopdyn.collapse` for a batch of token matrices ``(..., T, d)``."""
+    """All three metrics of :mod:`hopdyn.mha.collapse` for a batch of token matrices ``(..., T, d)``."""
     x = _tokens(x)
     return {
         "residual": residual_norm(x),

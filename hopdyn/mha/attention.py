@@ -23,7 +23,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from ._validate import positive, positive_int
+from .._validate import positive, positive_int
 
 
 def _fraction(value: float, name: str) -> float:

@@ -1,9 +1,9 @@
-"""Experiments with modern Hopfield attention (:mod:`hopdyn.attention`): does carrying the
+"""Experiments with modern Hopfield attention (:mod:`hopdyn.mha.attention`): does carrying the
 attention scores (``α' > 0``) slow rank collapse, and does it help a model without skip
 connections?
 
 - :func:`collapse_vs_depth`: pure attention stacks (random weights, no feed-forward, no skip)
-  on random inputs; the collapse metrics of :mod:`hopdyn.collapse` after every layer.
+  on random inputs; the collapse metrics of :mod:`hopdyn.mha.collapse` after every layer.
 - :func:`digits_accuracy`: small attention classifiers without skip connections trained on
   scikit-learn's bundled ``load_digits`` (each 8×8 image read as 8 tokens of 8 pixels), at
   several depths, for ``α' = 0`` (standard attention) against ``α' > 0``, over seeds.
@@ -19,10 +19,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._threads import torch_threads
-from ._validate import positive, positive_int
-from .attention import HopfieldAttention, HopfieldAttentionStack, _fraction
-from .collapse import collapse_metrics
+from .._threads import torch_threads
+from .._validate import positive, positive_int
+from ..mha.attention import HopfieldAttention, HopfieldAttentionStack, _fraction
+from ..mha.collapse import collapse_metrics
 
 METRICS = ("relative_residual", "cosine", "cosine_gap", "residual")
 
@@ -130,7 +130,7 @@ def collapse_vs_depth(
 class NoSkipBlock(nn.Module):
     """Attention then a feed-forward network, each followed by LayerNorm, no skip connection
     (the no-skip blocks of Dong et al. 2021); ``(x, h) → (x, h)`` for a
-    :class:`~hopdyn.attention.HopfieldAttentionStack`."""
+    :class:`~hopdyn.mha.attention.HopfieldAttentionStack`."""
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, alpha_h: float, alpha: float = 0.0):
         super().__init__()

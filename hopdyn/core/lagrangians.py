@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ._validate import as_tensor, positive, positive_int
+from .._validate import as_tensor, positive, positive_int
 
 
 #: Up to this many memories, softmax runs over dim 0 of the transposed tensor (see :func:`softmax`).

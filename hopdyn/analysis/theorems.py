@@ -26,11 +26,11 @@ import torch
 from scipy.integrate import IntegrationWarning, quad
 from scipy.special import gammaln, ive, logsumexp
 
-from ._validate import ArrayLike, as_tensor, positive, positive_int
+from .._validate import ArrayLike, as_tensor, positive, positive_int
 from .basins import MemoryFates, generator, memory_fates, sample_ball, wilson_interval
-from .lagrangians import LogSumExp, Quadratic, RecLag, SmoothRecLag
-from .network import MHN
-from .stepper import iterate
+from ..core.lagrangians import LogSumExp, Quadratic, RecLag, SmoothRecLag
+from ..core.network import MHN
+from ..core.discrete import iterate
 
 __all__ = [
     "BallCheck",
@@ -703,7 +703,7 @@ def check_theorem3(
     rounding level, and at least one of them lies in B0 (else ``"untested"``). The log Z
     cross-checks (quadrature, Monte Carlo) and whether B0 lies in the basin of 0 are reported
     beside it. Points outside the ball break the identity (p_H is 0 there) and are reported.
-    Warns with :class:`hopdyn.basins.MemorySwallowedWarning` when γ swallows memories.
+    Warns with :class:`hopdyn.analysis.basins.MemorySwallowedWarning` when γ swallows memories.
 
     Sampled points: ``n_samples`` uniform in the ball (they alone give ``b0_fraction`` and
     ``basin_fraction``), plus targeted points on both sides of the surface of B0, which uniform

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ._validate import ArrayLike, as_tensor, positive
+from .._validate import ArrayLike, as_tensor, positive
 from .lagrangians import GatedLagrangian, Lagrangian, LogSumExp, Quadratic
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torchdiffeq import odeint
 
-from ._chunks import chunk_rows, chunks
-from ._validate import ArrayLike, as_tensor, positive, positive_int
+from .._chunks import chunk_rows, chunks
+from .._validate import ArrayLike, as_tensor, positive, positive_int
 from .network import MHN
 from .trajectory import Trajectory
 

@@ -4,7 +4,7 @@ Everything here is an analysis that returns data (dataclasses of tensors); the p
 by :mod:`hopdyn.plots.landscape` and :mod:`hopdyn.plots.interactive`.
 
 A landscape lives on a 2-D plane of feature space. For a network with ``N_V = 2`` that is the
-feature space itself; in ``N_V`` dimensions :meth:`hopdyn.basins.Plane.through` spans the plane
+feature space itself; in ``N_V`` dimensions :meth:`hopdyn.analysis.basins.Plane.through` spans the plane
 through three points (by default the origin and the first two memories), and every analysis
 evaluates the full ``N_V``-dimensional quantity at the points of that plane.
 
@@ -25,14 +25,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validate import ArrayLike, as_tensor, positive, positive_int
+from .._validate import ArrayLike, as_tensor, positive, positive_int
 from .basins import Plane
 from .compare import memory_attractors
-from .lagrangians import Lagrangian, LogSumExp, Quadratic, RecLag, WeightedLogSumExp
-from .network import MHN
-from .ode import integrate
-from .stepper import iterate
-from .trajectory import Trajectory
+from ..core.lagrangians import Lagrangian, LogSumExp, Quadratic, RecLag, WeightedLogSumExp
+from ..core.network import MHN
+from ..core.ode import integrate
+from ..core.discrete import iterate
+from ..core.trajectory import Trajectory
 
 Extent = tuple[float, float, float, float]  # (s_min, s_max, t_min, t_max)
 
@@ -41,7 +41,7 @@ Extent = tuple[float, float, float, float]  # (s_min, s_max, t_min, t_max)
 def default_plane(net: MHN) -> Plane:
     """The feature plane itself for ``N_V = 2``; otherwise the plane through the origin and the
     first two memories (it holds RecLag's origin attractor and two memory attractors) — the
-    same default as :func:`hopdyn.basins.basin_map`."""
+    same default as :func:`hopdyn.analysis.basins.basin_map`."""
     xi = net.xi.to(torch.float64)
     if net.n_features == 2:
         return Plane.standard()
@@ -54,7 +54,7 @@ def _check_plane(net: MHN, plane: Plane | None) -> Plane:
     plane = default_plane(net) if plane is None else plane
     if not isinstance(plane, Plane):
         raise ValueError(
-            f"plane must be a hopdyn.basins.Plane (e.g. Plane.through(a, b, c)), got {type(plane).__name__}"
+            f"plane must be a hopdyn.analysis.basins.Plane (e.g. Plane.through(a, b, c)), got {type(plane).__name__}"
         )
     if plane.origin.shape[-1] != net.n_features:
         raise ValueError(
@@ -173,7 +173,7 @@ def density_landscape(
     """The density ``p_H(x) = Σ_μ exp(β xi_μ·x) / Z`` (eqs 17–18) and ``G(xi x)`` on a grid.
 
     With ``R`` the normaliser is Theorem 3's ``Z = Σ_μ ∫_{‖x‖≤R} exp(β xi_μ·x) dx`` over the ball
-    (closed form, :func:`hopdyn.theorems.log_ball_exp_integral`). Without it, ``Z`` is the integral
+    (closed form, :func:`hopdyn.analysis.theorems.log_ball_exp_integral`). Without it, ``Z`` is the integral
     over the plotted square (trapezoidal rule on the grid), so that ``p_H`` is the density of the
     picture itself; for
     ``N_V > 2`` that is the density restricted to the plane. ``normaliser`` says which.
@@ -344,7 +344,7 @@ def landscape_paths(
     n_times: int = 121,
 ) -> LandscapePaths:
     """Run :func:`hopdyn.iterate` for ``steps`` steps and :func:`hopdyn.integrate` to ``t_max``
-    from ``v0`` ``(B, N_V)`` and name where each ends (:func:`hopdyn.compare.memory_attractors`)."""
+    from ``v0`` ``(B, N_V)`` and name where each ends (:func:`hopdyn.analysis.compare.memory_attractors`)."""
     v0 = net.check_v(v0, "v0").reshape(-1, net.n_features)
     plane = _check_plane(net, plane)
     t_max = positive(t_max, "t_max")
