@@ -77,3 +77,14 @@ def positive_int(value: int, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def interval(lo: float, hi: float, name: str) -> tuple[float, float]:
+    """Check ``(lo, hi)`` is a finite interval with ``lo < hi`` and return it as floats."""
+    try:
+        a, b = float(lo), float(hi)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be two numbers lo < hi, got ({lo!r}, {hi!r})") from exc
+    if not (math.isfinite(a) and math.isfinite(b)) or a >= b:
+        raise ValueError(f"{name} must be finite with lo < hi, got ({lo!r}, {hi!r})")
+    return a, b

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import ArrayLike, positive
-from .basins import memory_attractors
+from ..core.discrete import iterate
 from ..core.network import MHN
 from ..core.ode import integrate
-from ..core.discrete import iterate
+from .attractors import default_label_tol, memory_attractors, scale_of
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,7 @@ def compare_simulators(
     t = torch.linspace(0, t_max, n_times, dtype=v0.dtype, device=v0.device)
     ode = integrate(net, v0, t)
     attractors = memory_attractors(net)
-    scale = float(net.xi.abs().max())
-    label_tol = 1e-3 * max(scale, 1.0)
+    label_tol = default_label_tol(scale_of(net))
     e0 = net.energy(v0)
     return SimulatorComparison(
         v0=v0,

@@ -4,7 +4,7 @@ Everything here is an analysis that returns data (dataclasses of tensors); the p
 by :mod:`hopdyn.plots.landscape` and :mod:`hopdyn.plots.interactive`.
 
 A landscape lives on a 2-D plane of feature space. For a network with ``N_V = 2`` that is the
-feature space itself; in ``N_V`` dimensions :meth:`hopdyn.analysis.basins.Plane.through` spans the plane
+feature space itself; in ``N_V`` dimensions :meth:`hopdyn.analysis.geometry.Plane.through` spans the plane
 through three points (by default the origin and the first two memories), and every analysis
 evaluates the full ``N_V``-dimensional quantity at the points of that plane.
 
@@ -19,99 +19,24 @@ evaluates the full ``N_V``-dimensional quantity at the points of that plane.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
 import torch
 
 from .._validate import ArrayLike, as_tensor, positive, positive_int
-from .basins import Plane
-from .compare import memory_attractors
-from ..core.lagrangians import Lagrangian, LogSumExp, Quadratic, RecLag, WeightedLogSumExp
+from ..core.discrete import iterate
+from ..core.lagrangians import Quadratic, RecLag
 from ..core.network import MHN
 from ..core.ode import integrate
-from ..core.discrete import iterate
 from ..core.trajectory import Trajectory
-
-Extent = tuple[float, float, float, float]  # (s_min, s_max, t_min, t_max)
-
-
-# -- planes and grids ---------------------------------------------------------------------------
-def default_plane(net: MHN) -> Plane:
-    """The feature plane itself for ``N_V = 2``; otherwise the plane through the origin and the
-    first two memories (it holds RecLag's origin attractor and two memory attractors) — the
-    same default as :func:`hopdyn.analysis.basins.basin_map`."""
-    xi = net.xi.to(torch.float64)
-    if net.n_features == 2:
-        return Plane.standard()
-    if net.n_memories < 2:
-        raise ValueError("a network with N_V > 2 needs at least 2 memories for the default plane; pass plane=")
-    return Plane.through(torch.zeros_like(xi[0]), xi[0], xi[1], ("origin", "memory 0", "memory 1"))
-
-
-def _check_plane(net: MHN, plane: Plane | None) -> Plane:
-    plane = default_plane(net) if plane is None else plane
-    if not isinstance(plane, Plane):
-        raise ValueError(
-            f"plane must be a hopdyn.analysis.basins.Plane (e.g. Plane.through(a, b, c)), got {type(plane).__name__}"
-        )
-    if plane.origin.shape[-1] != net.n_features:
-        raise ValueError(
-            f"plane lives in {plane.origin.shape[-1]} dimensions but the network has N_V = {net.n_features}"
-        )
-    return plane
-
-
-def plane_distance(plane: Plane, v: torch.Tensor) -> torch.Tensor:
-    """Euclidean distance of points ``(..., N_V)`` from the plane, shape ``(...)``."""
-    return (v - plane.embed(plane.project(v))).norm(dim=-1)
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A regular grid on a plane: point ``[j, i]`` sits at plane coordinates ``(s[i], t[j])``."""
-
-    plane: Plane
-    s: torch.Tensor  # (n_s,)
-    t: torch.Tensor  # (n_t,)
-
-    @property
-    def extent(self) -> Extent:
-        return (float(self.s[0]), float(self.s[-1]), float(self.t[0]), float(self.t[-1]))
-
-    @property
-    def coords(self) -> torch.Tensor:
-        """``(n_t, n_s, 2)`` plane coordinates."""
-        tt, ss = torch.meshgrid(self.t, self.s, indexing="ij")
-        return torch.stack([ss, tt], dim=-1)
-
-    @property
-    def points(self) -> torch.Tensor:
-        """``(n_t, n_s, N_V)`` points of feature space."""
-        return self.plane.embed(self.coords)
-
-
-def _resolve_grid(net: MHN, plane: Plane | None, extent: Extent | None, n: int | tuple[int, int]) -> Grid:
-    plane = _check_plane(net, plane)
-    if extent is None:
-        # a square around the memories and the plane's origin, with a margin
-        m = float(plane.project(net.xi).abs().max())
-        r = 1.35 * max(m, 1e-3)
-        extent = (-r, r, -r, r)
-    if len(extent) != 4:
-        raise ValueError(f"extent must be (s_min, s_max, t_min, t_max), got {extent!r}")
-    s0, s1, t0, t1 = (float(e) for e in extent)
-    if not all(math.isfinite(e) for e in (s0, s1, t0, t1)) or not (s1 > s0 and t1 > t0):
-        raise ValueError(f"extent must be finite with s_min < s_max and t_min < t_max, got {extent!r}")
-    n_s, n_t = (n, n) if isinstance(n, int) else tuple(n)
-    n_s, n_t = positive_int(n_s, "n", minimum=2), positive_int(n_t, "n", minimum=2)
-    kw = dict(dtype=net.xi.dtype, device=net.xi.device)
-    return Grid(plane, torch.linspace(s0, s1, n_s, **kw), torch.linspace(t0, t1, n_t, **kw))
-
+from ..stats import sample_box
+from .attractors import Attractors, MemoryFates, default_label_tol, memory_attractors, memory_fates, scale_of
+from .continuation import vary_memory
+from .geometry import Extent, Grid, Plane, check_plane, plane_grid
 
 def _memory_coords(net: MHN, plane: Plane) -> tuple[torch.Tensor, torch.Tensor]:
-    return plane.project(net.xi), plane_distance(plane, net.xi)
+    return plane.project(net.xi), plane.distance(net.xi)
 
 
 # -- energy ---------------------------------------------------------------------------------------
@@ -130,7 +55,7 @@ def energy_landscape(
     net: MHN, plane: Plane | None = None, extent: Extent | None = None, n: int | tuple[int, int] = 101
 ) -> EnergyLandscape:
     """``E(v) = v·g(v) − L_V(v) − L_H(xi g(v))`` at the points of a grid on ``plane``."""
-    grid = _resolve_grid(net, plane, extent, n)
+    grid = plane_grid(net, plane, extent, n)
     with torch.no_grad():
         energy = net.energy(grid.points)
     mem, off = _memory_coords(net, grid.plane)
@@ -185,7 +110,7 @@ def density_landscape(
     beyond float range works.
     """
     lag = _require_reclag(net)
-    grid = _resolve_grid(net, plane, extent, n)
+    grid = plane_grid(net, plane, extent, n)
     with torch.no_grad():
         G = net.gate_value(grid.points)  # lse_μ(β xi_μ·x) − log γ, the one formula (eq 13)
     if R is not None:
@@ -253,14 +178,18 @@ def b0_boundary(
 ) -> B0Boundary:
     """Locate ``∂B0`` in a plane by bisection along ``n_angles`` rays from ``center``.
 
-    ``G(xi v)`` (eq 13, the network's :meth:`hopdyn.MHN.gate_value`) is convex along every
-    line (Quadratic ``L_V``), and ``G < 0`` at the centre,
-    so each ray crosses ``G = 0`` at most once: bisection on the sign of ``G`` finds it to
-    ``r_max · 2^-iters``. The centre defaults to the origin's projection (the origin itself for
+    Any gated network works: B0 is where its :meth:`hopdyn.MHN.gate_value` ``G`` is < 0. For
+    RecLag, ``G(xi v)`` (eq 13) is convex along every line (Quadratic ``L_V``) and ``G < 0`` at
+    the centre, so each ray crosses ``G = 0`` at most once: bisection on the sign of ``G`` finds
+    it to ``r_max · 2^-iters``. (For a gate that is not convex along rays it finds a crossing, not
+    necessarily the first.) The centre defaults to the origin's projection (the origin itself for
     planes through it), and must lie in B0 (for ``γ ≤ N_H`` B0 does not contain the origin).
     """
-    _require_reclag(net)
-    plane = _check_plane(net, plane)
+    if not net.has_gate:
+        raise ValueError(f"B0 needs a gated network (e.g. RecLag), got memory={net.memory!r}")
+    if not isinstance(net.feature, Quadratic):
+        raise ValueError(f"B0's geometry (Theorem 3) assumes the Quadratic feature Lagrangian, got {net.feature!r}")
+    plane = check_plane(net, plane)
     n_angles = positive_int(n_angles, "n_angles", minimum=3)
     iters = positive_int(iters, "iters")
     xi = net.xi
@@ -312,7 +241,7 @@ def vector_field(
     RecLag's field jumps on ``G = 0``; stream lines show that as a kink. The network's own
     :meth:`hopdyn.MHN.velocity` (its ``τ_V``, feature Lagrangian; for a two-variable network
     the ``dv/dt`` on the slow manifold)."""
-    grid = _resolve_grid(net, plane, extent, n)
+    grid = plane_grid(net, plane, extent, n)
     with torch.no_grad():
         vel = net.velocity(grid.points)
         vel = vel if net.adiabatic else vel[0]
@@ -329,10 +258,27 @@ class LandscapePaths:
     integrate: Trajectory  # v (T, B, N_V)
     iterate_coords: torch.Tensor  # (K+1, B, 2)
     integrate_coords: torch.Tensor  # (T, B, 2)
-    iterate_ends: list[str]  # attractor names ("origin", "memory 3", "other")
-    integrate_ends: list[str]
-    attractors: torch.Tensor  # (A, 2) plane coordinates of the named attractors
-    attractor_names: list[str]
+    iterate_labels: torch.Tensor  # (B,) index into `known` of where each start ends, -1: none
+    integrate_labels: torch.Tensor  # (B,)
+    attractors: torch.Tensor  # (A, 2) plane coordinates of the known attractors
+    known: Attractors  # the network's known attractors (ids: kinds, memory indices; names)
+
+    @property
+    def attractor_names(self) -> list[str]:
+        return self.known.names
+
+    @property
+    def iterate_ends(self) -> list[str]:
+        """Display names of where each start ends ("origin", "memory 3", "other")."""
+        return _names(self.known, self.iterate_labels)
+
+    @property
+    def integrate_ends(self) -> list[str]:
+        return _names(self.known, self.integrate_labels)
+
+
+def _names(known: Attractors, labels: torch.Tensor) -> list[str]:
+    return [known.names[i] if i >= 0 else "other" for i in labels.tolist()]
 
 
 def landscape_paths(
@@ -344,24 +290,25 @@ def landscape_paths(
     n_times: int = 121,
 ) -> LandscapePaths:
     """Run :func:`hopdyn.iterate` for ``steps`` steps and :func:`hopdyn.integrate` to ``t_max``
-    from ``v0`` ``(B, N_V)`` and name where each ends (:func:`hopdyn.analysis.compare.memory_attractors`)."""
+    from ``v0`` ``(B, N_V)`` and label where each ends among the known attractors
+    (:func:`hopdyn.analysis.attractors.memory_attractors`)."""
     v0 = net.check_v(v0, "v0").reshape(-1, net.n_features)
-    plane = _check_plane(net, plane)
+    plane = check_plane(net, plane)
     t_max = positive(t_max, "t_max")
     it = iterate(net, v0, steps=positive_int(steps, "steps"))
     ode = integrate(net, v0, torch.linspace(0, t_max, positive_int(n_times, "n_times", minimum=2), dtype=v0.dtype))
     att = memory_attractors(net)
-    tol = 1e-3 * max(float(net.xi.abs().max()), 1.0)
+    tol = default_label_tol(scale_of(net))
     return LandscapePaths(
         plane=plane,
         iterate=it,
         integrate=ode,
         iterate_coords=plane.project(it.v),
         integrate_coords=plane.project(ode.v),
-        iterate_ends=att.label(it.final, tol),
-        integrate_ends=att.label(ode.final, tol),
-        attractors=plane.project(att.points.to(v0)) if att.names else v0.new_zeros(0, 2),
-        attractor_names=list(att.names),
+        iterate_labels=att.index(it.final, tol),
+        integrate_labels=att.index(ode.final, tol),
+        attractors=plane.project(att.points.to(v0)),
+        known=att,
     )
 
 
@@ -373,10 +320,24 @@ class SweepCell:
     energy: torch.Tensor  # (n, n)
     paths: torch.Tensor  # (K+1, B, 2) discrete-map paths in the plane
     path_energy: torch.Tensor  # (K+1, B) energy along them
-    ends: list[str]  # attractor each start ends at
-    attractors: torch.Tensor  # (A, 2)
-    attractor_names: list[str]
+    end_labels: torch.Tensor  # (B,) index into `known` of where each start ends, -1: none
+    known: Attractors  # the known attractors (ids: kinds, memory indices; names)
     b0_fraction: float | None  # fraction of the grid in B0 (RecLag only)
+    fates: MemoryFates | None = None  # which memories the gate swallows (RecLag only)
+
+    @property
+    def attractors(self) -> torch.Tensor:
+        """``(A, 2)`` where the known attractors sit (the plane is the space itself)."""
+        return self.known.points
+
+    @property
+    def attractor_names(self) -> list[str]:
+        return self.known.names
+
+    @property
+    def ends(self) -> list[str]:
+        """Display names of where each start ends."""
+        return _names(self.known, self.end_labels)
 
 
 @dataclass(frozen=True)
@@ -390,23 +351,6 @@ class LandscapeSweep:
     betas: list[float]
     gammas: list[float | None]
     cells: dict[tuple[int, int, int], SweepCell]  # (set index, beta index, gamma index)
-
-
-def vary_memory(memory: Lagrangian, beta: float, gamma: float | None) -> Lagrangian:
-    """The memory Lagrangian ``memory`` at another ``β`` and ``γ``, keeping its kind.
-
-    ``γ = None`` is the vanilla counterpart: ``LogSumExp(β)`` (a :class:`WeightedLogSumExp`
-    keeps its masses). A number gives the gated one: a RecLag keeps its class and fields (a
-    :class:`hopdyn.SmoothRecLag` its κ); any other memory becomes ``RecLag(β, γ)``.
-    """
-    beta = positive(beta, "beta")
-    if gamma is None:
-        if isinstance(memory, WeightedLogSumExp):
-            return dataclasses.replace(memory, beta=beta)
-        return LogSumExp(beta)
-    if isinstance(memory, RecLag):
-        return dataclasses.replace(memory, beta=beta, gamma=positive(gamma, "gamma"), log_gamma=None)
-    return RecLag(beta, gamma)
 
 
 def landscape_sweep(
@@ -442,9 +386,9 @@ def landscape_sweep(
         else:
             base = MHN(as_tensor(xi, f"memory_sets[{name!r}]", min_dim=2, last_dim=2).double())
         xi = base.xi
-        grid = _resolve_grid(base, None, None, n)
+        grid = plane_grid(base, None, None, n)
         s1 = grid.extent[1]
-        v0 = (torch.rand(positive_int(n_starts, "n_starts"), 2, generator=gen, dtype=xi.dtype) * 2 - 1) * 0.8 * s1
+        v0 = sample_box(positive_int(n_starts, "n_starts"), 2, 0.8 * s1, generator=gen, dtype=xi.dtype)
         names.append(name)
         grids.append(grid)
         mems.append(xi)
@@ -456,11 +400,11 @@ def landscape_sweep(
                     energy = net.energy(grid.points)
                 it = iterate(net, v0, steps=steps)
                 att = memory_attractors(net)
-                tol = 1e-3 * max(float(xi.abs().max()), 1.0)
-                frac = None
+                frac = fates = None
                 if net.has_gate:
                     frac = float((net.gate_value(grid.points) < 0).double().mean())
+                    fates = memory_fates(net, warn=False)
                 cells[si, bi, gi] = SweepCell(
-                    energy, it.v, it.energy, att.label(it.final, tol), att.points, list(att.names), frac
+                    energy, it.v, it.energy, att.index(it.final, default_label_tol(scale_of(net))), att, frac, fates
                 )
     return LandscapeSweep(names, grids, mems, starts, betas, gammas, cells)

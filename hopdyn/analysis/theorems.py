@@ -10,9 +10,14 @@ whatever the input dtype; G is always the network's own ``net.memory.G``.
 
 - :func:`check_theorem1` — the origin is a point attractor for γ > N_H (Theorem 1, eq 39),
   with three radii: the paper's ε, the Cauchy–Schwarz radius ε_CS and the exact radius r*.
+  Its generic parts (0 fixed, r* by ray bisection on G, the balls) also run on any other
+  hard-gated :class:`~hopdyn.GatedLagrangian` with Quadratic L_V; ε and ε_CS are RecLag's (NaN).
 - :func:`check_theorem2` — RecLag reduces to the vanilla MHN for γ below γ* (Theorem 2).
 - :func:`check_theorem3` — B0 = {G < 0} is the low-density set {p_H < δ} (Theorem 3, eqs 17–19,
   63–65), with log Z in closed form (:func:`log_ball_exp_integral`).
+
+Theorems 2 and 3 are statements about RecLag's formulas; other Lagrangians get a ValueError
+that says why.
 """
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ from scipy.integrate import IntegrationWarning, quad
 from scipy.special import gammaln, ive, logsumexp
 
 from .._validate import ArrayLike, as_tensor, positive, positive_int
-from .basins import MemoryFates, generator, memory_fates, sample_ball, wilson_interval
+from ..stats import generator, sample_ball, wilson_interval
+from .attractors import MemoryFates, memory_fates
 from ..core.lagrangians import LogSumExp, Quadratic, RecLag, SmoothRecLag
 from ..core.network import MHN
 from ..core.discrete import iterate
@@ -61,7 +67,10 @@ def _reclag_net(net: MHN | ArrayLike, beta: float | None, gamma: float | None, w
             raise ValueError(f"{who}: give beta and gamma with xi, not with a network (net.memory holds them)")
         mem = net.memory
         if not isinstance(mem, RecLag) or isinstance(mem, SmoothRecLag):
-            raise ValueError(f"net: {who} needs a network with the hard-gated RecLag memory, got memory={mem!r}")
+            raise ValueError(
+                f"net: {who} needs a network with the hard-gated RecLag memory, got memory={mem!r}: "
+                + _RECLAG_ONLY.get(who, "this check is a statement about RecLag's formulas")
+            )
         if not isinstance(net.feature, Quadratic):
             raise ValueError(f"net: {who} needs the Quadratic feature Lagrangian (h = xi v), got feature={net.feature!r}")
         return net.replace(xi=net.xi.to(torch.float64))
@@ -70,6 +79,59 @@ def _reclag_net(net: MHN | ArrayLike, beta: float | None, gamma: float | None, w
         raise ValueError(f"{who}: beta and gamma are required with xi (or pass an MHN with a RecLag memory)")
     beta, gamma = positive(beta, "beta"), positive(gamma, "gamma")
     return MHN(xi, memory=RecLag(beta, gamma))
+
+
+#: Why a check holds for RecLag only (the statements of Theorems 2 and 3 are about its formulas).
+_RECLAG_ONLY = {
+    "check_theorem3": "Theorem 3 identifies B0 = {G < 0} with {p_H < δ} for RecLag's G = lse(β xi v) − log γ, "
+    "whose exp(G) is the density p_H of eqs 17–18 up to γ/Z; another Lagrangian's G is no such log-density",
+    "check_theorem2": "Theorem 2 compares RecLag with the vanilla MHN of the same β (LogSumExp), γ* being read "
+    "off the vanilla trajectory's lse; it has no meaning for another Lagrangian",
+}
+
+
+def _is_reclag(mem) -> bool:
+    """The hard-gated RecLag of the paper (its radii ε, ε_CS and γ exist only for it)."""
+    return isinstance(mem, RecLag) and not isinstance(mem, SmoothRecLag)
+
+
+def _gated_net(net: MHN | ArrayLike, beta: float | None, gamma: float | None, who: str) -> MHN:
+    """The float64 network Theorem 1's generic checks run on: the user's ``MHN`` with any
+    hard-gated :class:`~hopdyn.GatedLagrangian` memory (``has_jump``: RecLag, or a user's own)
+    and the Quadratic feature Lagrangian, or a RecLag network built from ``(xi, beta, gamma)``."""
+    if not isinstance(net, MHN):
+        return _reclag_net(net, beta, gamma, who)
+    if beta is not None or gamma is not None:
+        raise ValueError(f"{who}: give beta and gamma with xi, not with a network (net.memory holds them)")
+    mem = net.memory
+    if not (net.has_gate and mem.has_jump):
+        raise ValueError(
+            f"net: {who} needs a hard-gated memory Lagrangian (a GatedLagrangian with has_jump, e.g. RecLag): "
+            f"the claim is that a ball around 0 is sent to exactly 0, which needs the gate χ(G) to shut; "
+            f"got memory={mem!r}"
+        )
+    if not isinstance(net.feature, Quadratic):
+        raise ValueError(f"net: {who} needs the Quadratic feature Lagrangian (h = xi v), got feature={net.feature!r}")
+    return net.replace(xi=net.xi.to(torch.float64))
+
+
+def _gate_shut_at_origin(net: MHN) -> bool:
+    """Theorem 1's hypothesis: the gate is shut at 0. For RecLag γ > N_H (compared as numbers,
+    more reliable than G(0) < 0 as γ → N_H); for another gated Lagrangian G(0) < 0."""
+    if _is_reclag(net.memory):
+        return _above_n_h(net.memory, net.n_memories)
+    return bool(net.gate_value(torch.zeros(net.n_features, dtype=torch.float64)) < 0)
+
+
+def _grad_h_G(mem, h: torch.Tensor) -> torch.Tensor:  # noqa: N802
+    """A vector along ``∇_h G(h)`` (rows of ``h``): ``softmax(βh)`` for RecLag (∇G = β·softmax),
+    autograd of the Lagrangian's ``G`` otherwise."""
+    if _is_reclag(mem):
+        return torch.softmax(mem.beta * h, -1)
+    with torch.enable_grad():
+        x = h.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(mem.G(x).sum(), x)
+    return grad
 
 
 def _above_n_h(mem: RecLag, n_h: int) -> bool:
@@ -119,6 +181,13 @@ class Theorem1Report:
 
     For γ ≤ N_H the radii are 0 and the report holds the counter-example: ``step_at_origin``
     equals ``mean_memory`` (``counterexample=True``) and ``holds`` is False.
+
+    Another hard-gated memory Lagrangian (a :class:`~hopdyn.GatedLagrangian` with ``has_jump``)
+    gets the generic parts: 0 a fixed point, the hypothesis ``G(0) < 0`` (else
+    ``counterexample=True``: the gate is open at 0, no ball is sent to exactly 0), ``r_star``,
+    and the ball checks at ``r_star`` and ``radius``. ``eps_paper``, ``eps_cs`` (RecLag's
+    formulas, eq 39 and Cauchy–Schwarz), ``beta``, ``gamma`` and ``log_gamma`` are NaN then,
+    and ``note`` says so. ``memory`` is the Lagrangian's repr.
     """
 
     n_memories: int
@@ -141,6 +210,8 @@ class Theorem1Report:
     balls: list[BallCheck]
     holds: bool
     summary: str
+    memory: str = ""
+    note: str = ""
 
 
 def _bisect_open(G: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor], r: torch.Tensor) -> torch.Tensor:
@@ -186,7 +257,40 @@ def _bisect_open(G: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
     return hi
 
 
-def _ray_crossings(S: torch.Tensor, mem: RecLag, iters: int = 50) -> torch.Tensor:
+def _ray_crossings(S: torch.Tensor, mem, iters: int = 50) -> torch.Tensor:
+    """Radius where ``G(r s)`` turns ≥ 0 along each ray ``h = r s`` (rows of ``S``, (M, N_H)),
+    ``inf`` where it stays < 0; ``G(0) < 0`` is assumed. RecLag: :func:`_ray_crossings_reclag`
+    (Newton from above, then bisection). Any other gated Lagrangian: the radius is bracketed by
+    doubling from 1 (G is assumed to cross once along a ray, as for a convex G) and bisected
+    to adjacent floats with :func:`_bisect_open`, asking the Lagrangian's ``G`` only."""
+    if _is_reclag(mem):
+        return _ray_crossings_reclag(S, mem, iters)
+    r = torch.ones(S.shape[0], dtype=S.dtype)
+    up = mem.G(r[:, None] * S) < 0
+    down = ~up
+    for _ in range(1100):  # 2^±1100 covers the float range
+        if not bool(up.any() or down.any()):
+            break
+        if bool(up.any()):
+            r = torch.where(up, 2 * r, r)
+            up = up & (mem.G(r[:, None] * S) < 0) & torch.isfinite(r)
+        if bool(down.any()):
+            half = torch.where(down, r / 2, r)
+            down = down & (mem.G(half[:, None] * S) >= 0) & (half > 0)
+            r = torch.where(down, half, r)
+    ok = torch.isfinite(r) & (mem.G(r[:, None] * S) >= 0)
+    out = torch.full_like(r, math.inf)
+    if bool(ok.any()):
+        S_ok = S[ok]
+
+        def G(t: torch.Tensor, idx: torch.Tensor | None) -> torch.Tensor:  # noqa: N802
+            return mem.G(t[:, None] * (S_ok if idx is None else S_ok[idx]))
+
+        out[ok] = _bisect_open(G, r[ok])
+    return out
+
+
+def _ray_crossings_reclag(S: torch.Tensor, mem: RecLag, iters: int = 50) -> torch.Tensor:
     """Radius where ``G(r s)`` (the memory Lagrangian's gate value, eq 13) turns ≥ 0 along each
     ray, for rows ``s = xi u`` of ``S`` (M, N_H); ``inf`` when ``max s ≤ 0`` (G stays negative
     along the whole ray).
@@ -231,38 +335,40 @@ def exact_radius(
 ) -> tuple[float, torch.Tensor, float]:
     """Search for ``r* = min{‖v‖ : G(xi v) ≥ 0}`` (Theorem 1's exact radius), γ > N_H.
 
-    ``xi`` is a RecLag :class:`~hopdyn.MHN` (then no ``beta``/``gamma``) or an interaction
-    matrix with ``beta`` and ``gamma``. Bisection along ``n_directions`` rays at once (random
+    ``xi`` is an :class:`~hopdyn.MHN` with a hard-gated memory Lagrangian, RecLag or any
+    :class:`~hopdyn.GatedLagrangian` with ``has_jump`` whose G is convex along rays from 0
+    (then no ``beta``/``gamma``), or an interaction matrix with RecLag's ``beta`` and ``gamma``. Bisection along ``n_directions`` rays at once (random
     directions, the memories, the mean memory, and the directions the step points to from
     random states), then the ``refine`` best rays are improved by the supporting-hyperplane
-    iteration ``u ← xiᵀ softmax(β xi ρ(u) u)/‖·‖``, which never increases ``ρ(u)``: the tangent
+    iteration ``u ← xiᵀ ∇_h G(xi ρ(u) u)/‖·‖`` (``xiᵀ softmax(β xi ρ(u) u)`` for RecLag), which never increases ``ρ(u)``: the tangent
     plane of the convex set B0 at ``ρ(u)u`` lies at distance ≤ ρ(u) along its normal, and the
     ray along the normal leaves B0 before it. Returns ``(r_star, point, kkt_gap)``; r_star is an
     upper bound (the point, at that distance, has the gate open as the network computes G; the
     point scaled to the float below has it shut). Finishes in about a second even as γ → N_H⁺.
     """
-    net = _reclag_net(xi, beta, gamma, "exact_radius")
+    net = _gated_net(xi, beta, gamma, "exact_radius")
     n_directions, refine = positive_int(n_directions, "n_directions"), positive_int(refine, "refine")
     return _exact_radius(net, n_directions, refine, seed)
 
 
 def _exact_radius(net: MHN, n_directions: int, refine: int, seed: int) -> tuple[float, torch.Tensor, float]:
     xi, mem = net.xi, net.memory
-    beta, log_gamma = mem.beta, mem.log_gamma
+    reclag = _is_reclag(mem)
     n_h = xi.shape[0]
-    if not _above_n_h(mem, n_h):
-        raise ValueError(f"gamma must be > N_H = {n_h} for a radius to exist (at γ ≤ N_H the gate is open at 0)")
+    if not _gate_shut_at_origin(net):
+        if reclag:
+            raise ValueError(f"gamma must be > N_H = {n_h} for a radius to exist (at γ ≤ N_H the gate is open at 0)")
+        raise ValueError(f"G(0) ≥ 0 for {mem!r}: the gate is open at 0, so no radius exists")
     g = generator(seed, "exact_radius")
     rand = torch.randn(n_directions, xi.shape[1], generator=g, dtype=torch.float64)
-    towards = torch.softmax(beta * torch.randn(n_directions, n_h, generator=g, dtype=torch.float64), -1) @ xi
+    towards = _grad_h_G(mem, torch.randn(n_directions, n_h, generator=g, dtype=torch.float64)) @ xi
     U = torch.cat([rand, towards, xi, xi.mean(0, keepdim=True)])
     U = U / U.norm(dim=-1, keepdim=True).clamp_min(1e-300)
     rho = _ray_crossings(U @ xi.T, mem)
     best = torch.topk(-rho, min(refine, rho.numel())).indices
     U, rho = U[best], rho[best]
     for _ in range(100):
-        p = torch.softmax(beta * rho[:, None] * (U @ xi.T), -1)
-        n = p @ xi
+        n = _grad_h_G(mem, rho[:, None] * (U @ xi.T)) @ xi
         U_new = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-300)
         rho_new = _ray_crossings(U_new @ xi.T, mem)
         better = rho_new < rho
@@ -278,14 +384,28 @@ def _exact_radius(net: MHN, n_directions: int, refine: int, seed: int) -> tuple[
     # xi·(r u) rounds differently from r·(xi u): bisect the scale of the point itself with the
     # network's own G, so the point has the gate open exactly as the step computes it
     def G_point(t: torch.Tensor, idx: torch.Tensor | None) -> torch.Tensor:  # noqa: N802
-        return mem.G(net._hidden(t[:, None] * u))
+        return net.gate_value(t[:, None] * u)
 
     t = float(_bisect_open(G_point, torch.tensor([r], dtype=torch.float64))[0])
     point = t * u
     r = float(point.norm())
     if r == 0:
         return 0.0, point, 0.0
-    h = net._hidden(point)
+    h = net.hidden(point)
+    if not reclag:
+        # B0 = {G < 0} lies on the near side of the tangent plane G(p) + ∇G·(v − p) = 0 (G convex
+        # along rays and B0 convex assumed), at distance (∇G·p − G(p))/‖∇G‖ from 0
+        grad_v = _grad_h_G(mem, h) @ xi
+        g_p = float(mem.G(h))
+        dot = float(grad_v @ point)
+        norm = float(grad_v.norm())
+        plane = (dot - g_p) / norm
+        gap = r - plane
+        noise = 16 * _EPS * (abs(dot) + abs(g_p)) / norm + 16 * _EPS * r
+        if -noise <= gap < 0:
+            gap = 0.0
+        return r, point, gap
+    beta, log_gamma = mem.beta, mem.log_gamma
     p = mem.open_activation(h)
     entropy = float(-(p * torch.log(p.clamp_min(1e-300))).sum())
     n_norm = beta * float((p @ xi).norm())
@@ -312,7 +432,7 @@ def _adversarial(net: MHN, radius: float, starts: torch.Tensor, iters: int = 50)
     linearisation of G over the ball, and G lies above its linearisations (∇G ∝ xiᵀ softmax)."""
     v = radius * starts / starts.norm(dim=-1, keepdim=True).clamp_min(1e-300)
     for _ in range(iters):
-        n = net.memory.open_activation(net._hidden(v)) @ net.xi
+        n = _grad_h_G(net.memory, net.hidden(v)) @ net.xi
         new = radius * n / n.norm(dim=-1, keepdim=True).clamp_min(1e-300)
         done = float((new - v).abs().max()) <= 1e-12 * radius
         v = new
@@ -330,8 +450,8 @@ def _check_ball(net: MHN, name: str, radius: float, starts: torch.Tensor, n_rand
     adv = _adversarial(net, inside, starts)
     pts = torch.cat([rand, adv])
     with torch.no_grad():
-        n_not_zero = int((net._step(pts) != 0).any(-1).sum())
-        max_g = float(net.memory.G(net._hidden(pts)).max())
+        n_not_zero = int((net.step(pts) != 0).any(-1).sum())
+        max_g = float(net.gate_value(pts).max())
     return BallCheck(name, radius, n_random, adv.shape[0], n_not_zero, max_g, n_not_zero == 0)
 
 
@@ -346,16 +466,19 @@ def check_theorem1(
     n_adversarial: int = 64,
     seed: int = 0,
 ) -> Theorem1Report:
-    """Check Theorem 1 (trivial point attractor, eq 39) on a RecLag network.
+    """Check Theorem 1 (trivial point attractor, eq 39) on a hard-gated network.
 
     Call as ``check_theorem1(net)`` with an :class:`~hopdyn.MHN` whose memory is
-    :class:`~hopdyn.RecLag` (β, γ or ``log_gamma`` are read from it), or as
-    ``check_theorem1(xi, beta, gamma)``, which builds that network. Verdict: 0 is a fixed
-    point, and every tested point of the balls of radius ``eps_paper`` and ``eps_cs`` (and
-    ``radius``, when given: a claim of your own to test) is sent to exactly 0 in one step. See
-    :class:`Theorem1Report` for what is measured; at γ ≤ N_H it is the counter-example.
+    :class:`~hopdyn.RecLag` (β, γ or ``log_gamma`` are read from it) or any other hard-gated
+    :class:`~hopdyn.GatedLagrangian` (its own ``G``; the RecLag radii are then NaN), with the
+    Quadratic feature Lagrangian, or as ``check_theorem1(xi, beta, gamma)``, which builds the
+    RecLag network. Verdict: 0 is a fixed point, and every tested point of the balls of radius
+    ``eps_paper``, ``eps_cs`` (RecLag), ``r_star`` (probed at ``r_star·(1 − 1e-10)``: is the
+    search's radius the true one?) and ``radius`` (when given: a claim of your own to test) is
+    sent to exactly 0 in one step. See :class:`Theorem1Report` for what is measured; with the
+    gate open at 0 (γ ≤ N_H) it is the counter-example.
     """
-    net = _reclag_net(xi, beta, gamma, "check_theorem1")
+    net = _gated_net(xi, beta, gamma, "check_theorem1")
     n_directions = positive_int(n_directions, "n_directions")
     n_random = positive_int(n_random, "n_random")
     n_adversarial = positive_int(n_adversarial, "n_adversarial")
@@ -367,28 +490,44 @@ def check_theorem1(
 def _theorem1(net: MHN, radius: float | None, n_directions: int, n_random: int, n_adversarial: int,
               seed: int) -> Theorem1Report:
     xi, mem = net.xi, net.memory
-    beta, gamma, log_gamma = mem.beta, mem.gamma, mem.log_gamma
+    reclag = _is_reclag(mem)
+    if reclag:
+        beta, gamma, log_gamma = mem.beta, mem.gamma, mem.log_gamma
+        note = ""
+    else:
+        beta = gamma = log_gamma = math.nan
+        note = (f"{type(mem).__name__} is not RecLag: eps_paper (eq 39) and eps_cs are RecLag's formulas and are NaN; "
+                "r_star and the balls come from its own G")
     n_h, n_v = xi.shape
     zero = torch.zeros(n_v, dtype=torch.float64)
     with torch.no_grad():
-        step0 = net._step(zero[None])[0]
+        step0 = net.step(zero[None])[0]
     mean_memory = xi.mean(0)
     origin_fixed = bool((step0 == 0).all())
     scale = float(xi.abs().max())
     common = dict(n_memories=n_h, n_features=n_v, beta=beta, gamma=gamma, log_gamma=log_gamma,
-                  origin_fixed=origin_fixed, step_at_origin=step0, mean_memory=mean_memory)
-    if not _above_n_h(mem, n_h):
-        counter = bool((step0 - mean_memory).abs().max() <= 1e-12 * max(scale, 1e-300))
-        G0 = float(mem.G(net._hidden(zero)))
+                  origin_fixed=origin_fixed, step_at_origin=step0, mean_memory=mean_memory, memory=repr(mem))
+    if not _gate_shut_at_origin(net):
+        G0 = float(net.gate_value(zero))
+        if reclag:
+            counter = bool((step0 - mean_memory).abs().max() <= 1e-12 * max(scale, 1e-300))
+            summary = (f"γ = {gamma:g} ≤ N_H = {n_h}: G(0) = log(N_H/γ) = {G0:.3g} ≥ 0, the gate is open at 0 "
+                       f"and step(0) {'equals' if counter else 'differs from'} the mean memory: 0 is not a fixed point")
+        else:
+            counter = True
+            summary = (f"G(0) = {G0:.3g} ≥ 0: the gate of {mem!r} is open at 0, so no ball around 0 is sent to "
+                       f"exactly 0; 0 is {'a' if origin_fixed else 'NOT a'} fixed point")
         return Theorem1Report(
-            **common, eps_paper=0.0, eps_cs=0.0, r_star=0.0, r_star_point=zero, kkt_gap=math.nan,
-            ratio_paper=math.nan, ratio_cs=math.nan, n_directions=0, counterexample=counter, balls=[], holds=False,
-            summary=f"γ = {gamma:g} ≤ N_H = {n_h}: G(0) = log(N_H/γ) = {G0:.3g} ≥ 0, the gate is open at 0 "
-            f"and step(0) {'equals' if counter else 'differs from'} the mean memory: 0 is not a fixed point",
+            **common, eps_paper=0.0 if reclag else math.nan, eps_cs=0.0 if reclag else math.nan, r_star=0.0,
+            r_star_point=zero, kkt_gap=math.nan, ratio_paper=math.nan, ratio_cs=math.nan, n_directions=0,
+            counterexample=counter, balls=[], holds=False, summary=summary, note=note,
         )
-    log_ratio = _log_ratio(mem, n_h)
-    eps_paper = log_ratio / (n_v * beta * scale) if scale > 0 else math.inf
-    eps_cs = log_ratio / (beta * float(xi.norm(dim=-1).max())) if scale > 0 else math.inf
+    if reclag:
+        log_ratio = _log_ratio(mem, n_h)
+        eps_paper = log_ratio / (n_v * beta * scale) if scale > 0 else math.inf
+        eps_cs = log_ratio / (beta * float(xi.norm(dim=-1).max())) if scale > 0 else math.inf
+    else:
+        eps_paper = eps_cs = math.nan
     r_star, point, gap = _exact_radius(net, n_directions, 32, seed)
     g = generator(seed, "theorem1")
     starts = torch.cat([
@@ -397,23 +536,27 @@ def _theorem1(net: MHN, radius: float | None, n_directions: int, n_random: int, 
     ])
     balls = [
         _check_ball(net, name, r, starts, n_random, g)
-        for name, r in (("eps_paper", eps_paper), ("eps_cs", eps_cs), ("radius", radius))
-        if r is not None and math.isfinite(r)
+        for name, r in (("eps_paper", eps_paper), ("eps_cs", eps_cs), ("r_star", r_star), ("radius", radius))
+        if r is not None and math.isfinite(r) and r > 0
     ]
     holds = origin_fixed and all(b.holds for b in balls)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio_p, ratio_cs = float(np.divide(r_star, eps_paper)), float(np.divide(r_star, eps_cs))
+    radii = (
+        f"ε = {eps_paper:.3g}, ε_CS = {eps_cs:.3g}, r* ≤ {r_star:.4g} (an upper bound found by search: "
+        f"ε_CS ≤ true radius ≤ r*; r*/ε = {ratio_p:.3g}, r*/ε_CS = {ratio_cs:.3g})"
+        if reclag else f"r* ≤ {r_star:.4g} (an upper bound found by search on {type(mem).__name__}'s G; ε and ε_CS "
+        "are RecLag's and not defined here)"
+    )
     summary = (
-        f"0 is {'a' if origin_fixed else 'NOT a'} fixed point; ε = {eps_paper:.3g}, ε_CS = {eps_cs:.3g}, "
-        f"r* ≤ {r_star:.4g} (an upper bound found by search: ε_CS ≤ true radius ≤ r*; r*/ε = {ratio_p:.3g}, "
-        f"r*/ε_CS = {ratio_cs:.3g}); "
+        f"0 is {'a' if origin_fixed else 'NOT a'} fixed point; {radii}; "
         + "; ".join(f"ball {b.name} (r = {b.radius:.3g}): {b.n_not_zero} of {b.n_random + b.n_adversarial} "
                     f"points not sent to 0, max G = {b.max_G:.3g}" for b in balls)
     )
     return Theorem1Report(
         **common, eps_paper=eps_paper, eps_cs=eps_cs, r_star=r_star, r_star_point=point, kkt_gap=gap,
         ratio_paper=ratio_p, ratio_cs=ratio_cs, n_directions=n_directions, counterexample=False, balls=balls,
-        holds=holds, summary=summary,
+        holds=holds, summary=summary, note=note,
     )
 
 
@@ -484,7 +627,10 @@ def check_theorem2(
                              "(check_theorem2(net, v0=...))")
         mem = xi.memory
         if type(mem) not in (LogSumExp, RecLag, SmoothRecLag):
-            raise ValueError(f"net: check_theorem2 needs a LogSumExp or RecLag memory, got memory={mem!r}")
+            raise ValueError(
+                f"net: check_theorem2 needs a LogSumExp or RecLag memory, got memory={mem!r}: "
+                + _RECLAG_ONLY["check_theorem2"]
+            )
         if not isinstance(xi.feature, Quadratic):
             raise ValueError(f"net: check_theorem2 needs the Quadratic feature Lagrangian, got feature={xi.feature!r}")
         if isinstance(mem, SmoothRecLag) and kappa is None:
@@ -507,7 +653,7 @@ def check_theorem2(
         kappa = positive(kappa, "kappa")
     vanilla = MHN(xi, memory=LogSumExp(beta))
     path = iterate(vanilla, v0, steps=steps, tol=tol, keep="path", progress=False).v  # (T, N_V)
-    lse = torch.logsumexp(beta * vanilla._hidden(path), -1)
+    lse = torch.logsumexp(beta * vanilla.hidden(path), -1)
     k_min = int(lse.argmin())
     log_star = float(lse[k_min])
     log_gammas = log_star + torch.log(r)
@@ -744,7 +890,6 @@ def _boundary_points(net: MHN, R: float, n_boundary: int, x: torch.Tensor, in_b0
     :func:`check_theorem3`); ``x`` are the uniform samples and ``in_b0`` which of them lie in B0
     (the anchors when γ ≤ N_H)."""
     xi, mem = net.xi, net.memory
-    beta, log_gamma = mem.beta, mem.log_gamma
     n_h, n_v = xi.shape
     scales = torch.tensor(_BOUNDARY_SCALES, dtype=torch.float64)
     empty = torch.empty(0, n_v, dtype=torch.float64)
@@ -766,7 +911,7 @@ def _boundary_points(net: MHN, R: float, n_boundary: int, x: torch.Tensor, in_b0
         hi = torch.ones(c.shape[0], dtype=torch.float64)
         for _ in range(64):
             mid = (lo + hi) / 2
-            shut = mem.G(net._hidden(mid[:, None] * c)) < 0
+            shut = net.gate_value(mid[:, None] * c) < 0
             hi, lo = torch.where(shut, mid, hi), torch.where(shut, lo, mid)
         keep = hi > 0
         pts = (hi[keep, None, None] * scales[None, :, None] * c[keep, None, :]).reshape(-1, n_v)
@@ -789,7 +934,7 @@ def _theorem3(net: MHN, R: float, points: torch.Tensor | None, n_samples: int, n
     log_vol = n_v / 2 * math.log(math.pi) + n_v * math.log(R) - math.lgamma(n_v / 2 + 1)
     # G + log γ = lse(β xi x): the network's own G, shifted, is the log-weight of the MC integral
     log_w = torch.cat([
-        mem.G(net._hidden(sample_ball(c, n_v, R, generator=g, dtype=torch.float64))) + log_gamma
+        net.gate_value(sample_ball(c, n_v, R, generator=g, dtype=torch.float64)) + log_gamma
         for c in _chunk_sizes(n_mc, max(1, (1 << 21) // max(n_h, n_v)))
     ])
     w = torch.exp(log_w - log_w.max())
@@ -801,10 +946,10 @@ def _theorem3(net: MHN, R: float, points: torch.Tensor | None, n_samples: int, n
 
     x = sample_ball(n_samples, n_v, R, generator=g, dtype=torch.float64) if points is None else points
     n = x.shape[0]
-    G_x = mem.G(net._hidden(x))
+    G_x = _gate_value(net, x)
     xb = _boundary_points(net, R, n_boundary, x, G_x < 0, seed) if points is None else x[:0]
     n_bd = xb.shape[0]
-    G = torch.cat([G_x, mem.G(net._hidden(xb))])
+    G = torch.cat([G_x, _gate_value(net, xb)])
     lse = G + log_gamma
     outside = torch.cat([x, xb]).norm(dim=-1) > R
     # p_H(x) = exp(lse − log Z) inside the ball (eq 18), 0 outside; δ = γ/Z
@@ -852,6 +997,11 @@ def _theorem3(net: MHN, R: float, points: torch.Tensor | None, n_samples: int, n
         basin_to_b0=ratio, b0_in_basin=b0_in_basin, memories=memories, verdict=verdict, holds=verdict == "holds",
         summary=summary,
     )
+
+
+def _gate_value(net: MHN, x: torch.Tensor) -> torch.Tensor:
+    """``net.gate_value(x)`` for a batch ``(n, N_V)`` that may be empty."""
+    return net.gate_value(x) if x.shape[0] else x.new_empty(0)
 
 
 def _chunk_sizes(n: int, size: int) -> list[int]:

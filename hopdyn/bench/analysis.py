@@ -9,7 +9,8 @@ import sys
 import torch
 
 from .. import MHN, RecLag, iterate
-from ..analysis.basins import basin_map, find_attractors
+from ..analysis.attractors import find_attractors
+from ..analysis.basins import basin_map
 from . import benchmark, interleaved, timeit
 
 
@@ -59,7 +60,7 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 v = torch.randn(4096, 512, generator=g) * 0.012
 t1 = time.perf_counter()
 for _ in range(5):
-    net._step(v)
+    net.step(v)
 step = (time.perf_counter() - t1) / 5 * n / 4096
 steps = float((fr.mean_steps * fr.counts).sum() / fr.counts.sum())
 print(json.dumps({"seconds": dt, "peak_gib": peak / 2**20, "before_gib": base / 2**20, "one_step_all_points_s": step,

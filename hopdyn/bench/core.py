@@ -12,6 +12,8 @@ from scipy.special import softmax
 from torchdiffeq import odeint
 
 from .. import LogSumExp, MHN, RecLag, integrate, iterate
+# _System is private on purpose: this benchmark times integrate against torchdiffeq on the very
+# vector field integrate solves, so it needs that internal field, not a public method
 from ..core.ode import _System, per_sample_rms_norm
 from . import benchmark, interleaved, timeit
 

@@ -5,8 +5,9 @@ import time
 
 import torch
 
-from ..ood import MHE, MSP, SHE, Energy, FeatureSet, ReAct, RecLagDetector, run_digits, train_sfnn
-from ..ood.training import few_threads
+from .._threads import few_threads
+from ..experiments.ood import run_digits
+from ..ood import MHE, MSP, SHE, Energy, FeatureSet, ReAct, RecLagDetector, train_sfnn
 from . import benchmark, interleaved
 
 

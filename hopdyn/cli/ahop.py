@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from .._io import format_table
-from ..adaptive import experiments as ex
 from .._threads import torch_threads
+from ..experiments import adaptive as ex
 from ._common import add_json_option, maybe_write_json
 
 

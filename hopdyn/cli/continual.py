@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from .. import continual as cl
 from .._io import format_table
+from ..experiments import continual as ex
+from ..stats import Interval
 from ._common import add_json_option, maybe_write_json
 
 #: The closed-form replay gain is an identity; larger disagreement with the direct gain is a bug.
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     ok = True
     rows, gain_rows = [], []
     for eps in args.eps:
-        r = cl.tractable_experiment(eps, n_rotations=args.rotations, n=args.n, d=args.d, c=args.c, beta=args.beta,
+        r = ex.tractable_experiment(eps, n_rotations=args.rotations, n=args.n, d=args.d, c=args.c, beta=args.beta,
                                     at=args.at, replay_mass=args.replay_mass, n_boot=args.bootstrap, seed=args.seed)
         ok &= r.closed_form_max_error <= CLOSED_FORM_TOL
         rows.append([eps, r.n_rotations, r.energy_outlier, r.energy_cluster, _iv(r.outlier), _iv(r.cluster),
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(["eps", "replayed -> sample", "gain (95 % CI)"], gain_rows))
 
     if not args.no_digits:
-        results = cl.digits_experiment(beta=args.digits_beta, k=args.k, total_mass=args.total_mass,
+        results = ex.digits_experiment(beta=args.digits_beta, k=args.k, total_mass=args.total_mass,
                                        per_class=args.digits_per_class, seed=args.seed)
         r0 = results[0]
         print(f"\n## Digits: task A = classes 0-4 ({r0.n_old} memories, {r0.n_fixed_points} distinct fixed points), "
@@ -85,5 +86,5 @@ def run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _iv(iv: cl.Interval) -> str:
+def _iv(iv: Interval) -> str:
     return f"{iv.mean:.4g} [{iv.low:.4g}, {iv.high:.4g}]"

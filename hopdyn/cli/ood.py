@@ -51,11 +51,19 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..ood import evaluate_detectors, load_features, score_evolution
-    from ..ood.digits import DIGITS_RECLAG, digits_features
-    from ..ood.evaluate import default_detectors
+    from ..ood import load_features, run_benchmark
 
     files = [args.id_train, args.id_test]
+    reclag = dict(setting=args.setting, beta=args.beta, covariance=args.covariance)
+    if args.n_memories is not None:
+        reclag["n_memories"] = args.n_memories
+    if args.epochs is not None:
+        reclag["epochs"] = args.epochs
+    if args.steps < 0:
+        raise ValueError(f"--steps must be >= 0, got {args.steps}")
+    opts = dict(reclag=reclag, objectives=("mc", "exact") if args.objective == "both" else (args.objective,),
+                trials=args.trials, seed=args.seed, steps=args.steps, evolution_set=args.evolution_set, tpr=args.tpr,
+                positive=args.positive, mhe_beta=args.mhe_beta, react_percentile=args.react_percentile)
     if any(files) or args.ood:
         if not all(files) or not args.ood:
             raise ValueError("give --id-train, --id-test and at least one --ood NAME=FILE together "
@@ -70,40 +78,23 @@ def run(args: argparse.Namespace) -> int:
             if name in ood:
                 raise ValueError(f"--ood: the name {name!r} is given twice")
             ood[name] = load_features(path, f"--ood {name}")
-        reclag_base: dict = {}
+        if args.evolution_set is not None and args.evolution_set not in ood:
+            raise ValueError(f"--evolution-set: unknown OOD set {args.evolution_set!r}; known: {', '.join(ood)}")
+        res = run_benchmark(id_train, id_test, ood, **opts)
         title, accuracy = "your features", None
     else:
-        data = digits_features(args.seed)
-        id_train, id_test, ood = data.id_train, data.id_test, data.ood
-        reclag_base = dict(DIGITS_RECLAG)
-        title, accuracy = "digits demo (load_digits; ID = digits 0-5)", data.test_accuracy
-    reclag_base.update(setting=args.setting, beta=args.beta, covariance=args.covariance)
-    if args.setting == "code":
-        reclag_base.pop("epochs", None)
-    if args.n_memories is not None:
-        reclag_base["n_memories"] = args.n_memories
-    if args.epochs is not None:
-        reclag_base["epochs"] = args.epochs
-    if args.steps < 0:
-        raise ValueError(f"--steps must be >= 0, got {args.steps}")
-    objectives = ("mc", "exact") if args.objective == "both" else (args.objective,)
-    rows = {("RecLag" if o == "mc" else f"RecLag ({o})"): {**reclag_base, "objective": o} for o in objectives}
-    dets = default_detectors(rows, mhe_beta=args.mhe_beta, react_percentile=args.react_percentile)
-    report = evaluate_detectors(id_train, id_test, ood, dets, trials=args.trials, seed=args.seed, tpr=args.tpr,
-                                positive=args.positive)
+        from ..experiments.ood import run_digits
+
+        res = run_digits(**opts)
+        title, accuracy = "digits demo (load_digits; ID = digits 0-5)", res.test_accuracy
+    report, evo = res.report, res.evolution
 
     print(f"# OOD detection: {title}")
     if accuracy is not None:
         print(f"classifier accuracy on ID test images: {100 * accuracy:.1f} %")
     text = report.markdown()
     out = {"report": report, "classifier_accuracy": accuracy}
-    evo_set = args.evolution_set or next(iter(ood))
-    if evo_set not in ood:
-        raise ValueError(f"--evolution-set: unknown OOD set {evo_set!r}; known: {', '.join(ood)}")
-    dynamic = {m: d for m, d in report.detectors.items() if m in ("MHE", *rows)}
-    if args.steps > 0 and dynamic:
-        evo = score_evolution(dynamic, id_test, ood[evo_set], args.steps, tpr=args.tpr, positive=args.positive,
-                              ood_name=evo_set)
+    if evo is not None:
         text += _evolution_table(evo)
         out["evolution"] = {k: getattr(evo, k) for k in ("ood_name", "steps", "fpr", "auroc", "convention")}
     print(text)

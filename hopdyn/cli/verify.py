@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from ..analysis import theorems
 from .._io import format_table
 from .._validate import as_tensor
-from ..analysis.basins import MemorySwallowedWarning
+from ..analysis.attractors import MemorySwallowedWarning
 from ..datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
 from ..core.lagrangians import LogSumExp, RecLag
 from ..core.network import MHN

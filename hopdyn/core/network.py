@@ -74,10 +74,18 @@ class MHN:
         return isinstance(self.memory, GatedLagrangian)
 
     def tracks_grad(self, *tensors: torch.Tensor) -> bool:
-        """True when autograd is on and ``xi`` or one of ``tensors`` requires grad: the
+        """True when autograd is on and ``xi``, one of ``tensors`` or a tensor attribute of a
+        Lagrangian (e.g. learnable masses, or a user Lagrangian's parameters) requires grad: the
         simulators then keep the graph (to train through the dynamics), else run under
         ``no_grad`` at no cost."""
-        return torch.is_grad_enabled() and (self.xi.requires_grad or any(t.requires_grad for t in tensors))
+        if not torch.is_grad_enabled():
+            return False
+        return (
+            self.xi.requires_grad
+            or any(t is not None and t.requires_grad for t in tensors)
+            or _lagrangian_requires_grad(self.memory)
+            or _lagrangian_requires_grad(self.feature)
+        )
 
     def replace(self, **changes: Any) -> "MHN":
         """A copy with some fields changed, e.g. ``net.replace(memory=hd.RecLag(5, 300))``."""
@@ -178,3 +186,16 @@ class MHN:
         dv = (f @ xi - v) / self.tau_v
         dh = (self.feature.activation(v) @ xi.T - h) / self.tau_h
         return dv, dh
+
+
+def _lagrangian_requires_grad(lag: Lagrangian) -> bool:
+    """Whether a tensor held by the Lagrangian (an attribute, or an ``nn.Module`` parameter)
+    requires grad."""
+    params = getattr(lag, "parameters", None)  # a Lagrangian that is also a torch.nn.Module
+    if callable(params):
+        try:
+            if any(p.requires_grad for p in params()):
+                return True
+        except TypeError:
+            pass
+    return any(isinstance(x, torch.Tensor) and x.requires_grad for x in getattr(lag, "__dict__", {}).values())

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .._threads import torch_threads
 from .._validate import positive, positive_int
+from ..datasets import digits
 from ..mha.attention import HopfieldAttention, HopfieldAttentionStack, _fraction
 from ..mha.collapse import collapse_metrics
 
@@ -166,7 +167,7 @@ class TokenClassifier(nn.Module):
 
 
 @dataclass(frozen=True)
-class DigitsResult:
+class MHADigitsResult:
     """Test accuracy (and the token cosine similarity after the last block, on the test set) of
     trained no-skip classifiers; arrays have shape ``(len(alphas_h), len(depths), len(seeds))``."""
 
@@ -201,12 +202,9 @@ class DigitsResult:
 
 
 def digits_tokens() -> tuple[torch.Tensor, torch.Tensor]:
-    """scikit-learn's ``load_digits`` as tokens: each 8×8 image is 8 row tokens of 8 pixels in [0, 1]."""
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    x = torch.as_tensor(data.images / 16.0, dtype=torch.float32)
-    return x, torch.as_tensor(data.target)
+    """:func:`hopdyn.datasets.digits` as tokens: each 8×8 image is 8 row tokens of 8 pixels in [0, 1]."""
+    x, y = digits(torch.float32)
+    return x.reshape(-1, 8, 8), y
 
 
 def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float,
@@ -251,7 +249,7 @@ def digits_accuracy(
     test_size: float = 0.25,
     num_threads: int | None = 1,
     progress: bool | None = None,
-) -> DigitsResult:
+) -> MHADigitsResult:
     """Train no-skip attention classifiers on digits for every (``α'``, depth, seed) and report
     test accuracy. The train/test split is fixed (stratified, ``random_state=0``); a seed sets
     the initial weights and the batch order, and is shared by the ``α'`` values (paired runs).
@@ -280,4 +278,4 @@ def digits_accuracy(
             )
     settings = dict(epochs=epochs, d_model=d_model, n_heads=n_heads, d_ff=d_ff, lr=lr, batch_size=batch_size,
                     alpha=alpha, n_train=len(tr), n_test=len(te), tokens="8 image rows of 8 pixels")
-    return DigitsResult(alphas, depths, seeds, acc, cos, settings)
+    return MHADigitsResult(alphas, depths, seeds, acc, cos, settings)

@@ -1,10 +1,10 @@
 """Recipe for the A-Hop figure (seed 003): correct retrieval against difficulty and the footprint
-weights A-Hop learns (one seed, small problem, so it runs in seconds; see :mod:`hopdyn.adaptive`)."""
+weights A-Hop learns (one seed, small problem, so it runs in seconds; see :mod:`hopdyn.experiments.adaptive`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..adaptive import experiments as ex
+from ..experiments import adaptive as ex
 from . import figure, save
 
 

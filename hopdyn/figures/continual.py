@@ -1,10 +1,10 @@
 """Recipes for the continual-learning figures (seed 002): intrinsic forgetting in the tractable
-setting and energy-based replay on the digits (both seeded, see :mod:`hopdyn.continual`)."""
+setting and energy-based replay on the digits (both seeded, see :mod:`hopdyn.experiments.continual`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from .. import continual as cl
+from ..experiments import continual as ex
 from . import figure, save
 
 #: The tractable setting as reported for seed 002 (n = 12, d = 50, c = 0.35, β = 8, 2000 rotations).
@@ -23,7 +23,7 @@ TRACTABLE_EPS = (0.02, 0.05)
 def forgetting(out_dir: Path) -> list[Path]:
     from ..plots.continual import forgetting_figure
 
-    results = [cl.tractable_experiment(eps) for eps in TRACTABLE_EPS]
+    results = [ex.tractable_experiment(eps) for eps in TRACTABLE_EPS]
     return save(forgetting_figure(results), out_dir, "continual_forgetting")
 
 
@@ -39,4 +39,4 @@ def forgetting(out_dir: Path) -> list[Path]:
 def replay(out_dir: Path) -> list[Path]:
     from ..plots.continual import replay_figure
 
-    return save(replay_figure(cl.digits_experiment()), out_dir, "continual_replay")
+    return save(replay_figure(ex.digits_experiment()), out_dir, "continual_replay")

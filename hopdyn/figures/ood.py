@@ -5,15 +5,15 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from ..ood.digits import DigitsResult, run_digits
-from ..ood.training import few_threads
+from .._threads import few_threads
+from ..experiments.ood import OODDigitsResult, run_digits
 from . import figure, save
 
 DPI = 120
 
 
 @functools.lru_cache(maxsize=1)
-def demo() -> DigitsResult:
+def demo() -> OODDigitsResult:
     """The digits demo as the figures use it: seed 0, one trial, 8 steps of dynamics."""
     with few_threads(0):  # features of width 64: one thread is fastest (see few_threads)
         return run_digits(trials=1, steps=8, seed=0, objectives=("mc",), progress=False)

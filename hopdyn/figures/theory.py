@@ -1,6 +1,6 @@
 """Recipes for the theorem and basin figures on the planar network (β = 4): basin maps, Theorem 1's
 three radii and Theorem 2's sweep, drawn from the reports of :mod:`hopdyn.analysis.theorems` and the maps
-of :mod:`hopdyn.analysis.basins`."""
+of :mod:`hopdyn.analysis.basins`, coloured by attractor id."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 
 from ..analysis import landscape as land
 from ..analysis.basins import basin_map, boundary_cells
-from ..datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
+from ..datasets import PLANAR_BETA, planar_memories
 from ..core.lagrangians import RecLag
 from ..analysis.theorems import check_theorem1, check_theorem2
 from . import figure, save
@@ -52,7 +52,7 @@ def radii(out_dir: Path) -> list[Path]:
     from ..plots.landscape import theorem1_radii
 
     net = planar_networks()[1]
-    report = check_theorem1(net.xi, PLANAR_BETA, PLANAR_GAMMA)
+    report = check_theorem1(net)
     fig = theorem1_radii(
         land.energy_landscape(net, extent=(-1.5, 1.5, -1.5, 1.5), n=161), report, land.b0_boundary(net, n_angles=720)
     )

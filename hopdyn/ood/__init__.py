@@ -4,11 +4,13 @@
 - detectors: :class:`MSP`, :class:`Energy`, :class:`ReAct`, :class:`MHE`, :class:`SHE`,
   :class:`RecLagDetector` (``fit`` / ``score_samples``, higher = more ID);
 - training the interaction matrix: :func:`train_sfnn` → :class:`SFNN` (MC or exact objective);
-- :func:`evaluate_detectors` (tables as in the paper), :func:`score_evolution` (Figs 4–5);
-- data: :class:`FeatureSet`, :func:`load_features` (users' ``.npz``), :func:`run_digits` (offline demo).
+- :func:`evaluate_detectors` (tables as in the paper), :func:`score_evolution` (Figs 4–5), and
+  both on one set of features: :func:`run_benchmark` (what ``hopdyn ood`` runs);
+- data: :class:`FeatureSet`, :func:`load_features` (users' ``.npz``). The offline digits demo is
+  :func:`hopdyn.experiments.ood.run_digits`.
 """
+from .benchmark import BenchmarkResult, reclag_rows, run_benchmark
 from .detectors import MHE, MSP, SHE, Detector, Energy, MemoryDetector, ReAct, RecLagDetector
-from .digits import digits_features, run_digits
 from .evaluate import OODReport, default_detectors, evaluate_detectors, trimmed
 from .evolution import ScoreEvolution, score_evolution
 from .features import FeatureSet, load_features
@@ -16,8 +18,8 @@ from .metrics import CONVENTIONS, Metrics, RocCurve, auroc, evaluate, fpr_at_tpr
 from .training import SFNN, train_sfnn
 
 __all__ = [
-    "CONVENTIONS", "Detector", "Energy", "FeatureSet", "MHE", "MSP", "MemoryDetector", "Metrics", "OODReport",
-    "ReAct", "RecLagDetector", "RocCurve", "SFNN", "SHE", "ScoreEvolution", "auroc", "default_detectors",
-    "digits_features", "evaluate", "evaluate_detectors", "fpr_at_tpr", "load_features", "roc_curve", "run_digits",
+    "CONVENTIONS", "BenchmarkResult", "Detector", "Energy", "FeatureSet", "MHE", "MSP", "MemoryDetector", "Metrics",
+    "OODReport", "ReAct", "RecLagDetector", "RocCurve", "SFNN", "SHE", "ScoreEvolution", "auroc", "default_detectors",
+    "evaluate", "evaluate_detectors", "fpr_at_tpr", "load_features", "reclag_rows", "roc_curve", "run_benchmark",
     "score_evolution", "train_sfnn", "trimmed",
 ]

@@ -32,7 +32,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .._io import atomic_path
-from .._threads import torch_threads
+from .._optim import Adam
+from .._threads import few_threads
 from .._validate import ArrayLike, as_tensor, positive, positive_int
 from ..core.lagrangians import LogSumExp
 
@@ -270,7 +271,7 @@ def train_sfnn(
         beta=beta,
         normalize=normalize,
     )
-    opt = _Adam(model.parameters(), lr)
+    opt = Adam(model.parameters(), lr)
     show = epochs >= 20 if progress is None else bool(progress)
     per_batch = batch_size * n_classes * n_memories * x.shape[1] * (x.shape[1] if covariance == "full" else 1)
     with few_threads(per_batch):
@@ -280,7 +281,7 @@ def train_sfnn(
     return model
 
 
-def _fit(model: SFNN, opt: "_Adam", x: torch.Tensor, cls: torch.Tensor, objective: str, n_samples: int,
+def _fit(model: SFNN, opt: Adam, x: torch.Tensor, cls: torch.Tensor, objective: str, n_samples: int,
          epochs: int, batch_size: int, g: torch.Generator, show: bool) -> None:
     n = x.shape[0]
     for _ in tqdm(range(epochs), desc=f"SFNN ({objective})", disable=not show, leave=False):
@@ -295,32 +296,3 @@ def _fit(model: SFNN, opt: "_Adam", x: torch.Tensor, cls: torch.Tensor, objectiv
             total += float(loss.detach()) * idx.numel()
         model.history.append(total / n)
 
-
-def few_threads(work: int, threshold: int = 1 << 26):
-    """One torch thread for loops of small tensor ops: below ~64M multiply-adds per op, waking the
-    OpenMP pool costs more than it saves, and on a loaded machine two threads measured 20-25x
-    slower (300 SFNN steps on digits: 0.8 s against 20 s; one epoch on 50 000 × 512 features
-    with N_H = 250: 11 s against 240 s)."""
-    return torch_threads(1 if work < threshold else None)
-
-
-class _Adam:
-    """Adam (Kingma & Ba 2015, default betas), as ``torch.optim.Adam``. Written out because the
-    first ``torch.optim`` step imports ``torch._dynamo``, which costs 2–3 s: more than training
-    on the digits demo."""
-
-    def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
-        self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
-        self.m = [torch.zeros_like(p) for p in params]
-        self.v = [torch.zeros_like(p) for p in params]
-
-    @torch.no_grad()
-    def step(self, grads: tuple[torch.Tensor, ...]) -> None:
-        self.t += 1
-        b1, b2 = self.betas
-        c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t
-        for p, g, m, v in zip(self.params, grads, self.m, self.v):
-            m.lerp_(g, 1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            p.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-self.lr / c1)

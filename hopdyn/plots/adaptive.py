@@ -1,4 +1,4 @@
-"""Drawing the A-Hop results (data from :mod:`hopdyn.adaptive.experiments`)."""
+"""Drawing the A-Hop results (data from :mod:`hopdyn.experiments.adaptive`)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

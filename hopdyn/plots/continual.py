@@ -1,4 +1,4 @@
-"""Drawing the continual-learning analyses of :mod:`hopdyn.continual` (data in, figure out)."""
+"""Drawing the continual-learning experiments of :mod:`hopdyn.experiments.continual` (data in, figure out)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -7,7 +7,7 @@ import numpy as np
 
 
 def forgetting_figure(results: Sequence, scatter_index: int = 0):
-    """Three panels from :class:`~hopdyn.continual.TractableResult` s (one per ε):
+    """Three panels from :class:`~hopdyn.experiments.continual.TractableResult` s (one per ε):
     (a) per-rotation forgetting of the outlier against the cluster for ``results[scatter_index]``,
     with the diagonal, so the rotations where the cluster loses more (below it) are visible;
     (b) per ε, the distribution over rotations of how much more the outlier loses (relative
@@ -61,7 +61,7 @@ def forgetting_figure(results: Sequence, scatter_index: int = 0):
 
 
 def replay_figure(results: Sequence):
-    """From :class:`~hopdyn.continual.DigitsResult` s: one row per task change with (left) old energy
+    """From :class:`~hopdyn.experiments.continual.ContinualDigitsResult` s: one row per task change with (left) old energy
     against forgetting of every old sample, (right) the restored fraction of old-task energy per
     replay policy, for all samples and the high/low-energy quartiles (error bars: sd over random
     draws)."""

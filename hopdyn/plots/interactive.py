@@ -13,7 +13,6 @@ import hashlib
 import html as _html
 import json
 import re
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .._io import atomic_path
-from ..analysis.basins import memory_fates
+from ..analysis.attractors import MemoryFates
 from ..analysis.landscape import EnergyLandscape, LandscapePaths, LandscapeSweep
 
 PLOTLY_JS = "plotly.min.js"
@@ -88,10 +87,10 @@ def landscape_3d(lands: Sequence[EnergyLandscape], paths: Sequence[LandscapePath
             )
         ends = _np(path.iterate.energy[-1])
         att = _np(path.attractors)
-        for name, p in zip(path.attractor_names, att):
-            star = name == "origin"
+        for a, (name, kind, p) in enumerate(zip(path.known.names, path.known.kinds, att)):
+            star = kind == "origin"
             # the energy at an attractor is the energy the discrete map reaches there
-            hit = [b for b, lab in enumerate(path.iterate_ends) if lab == name]
+            hit = (path.iterate_labels == a).nonzero().flatten().tolist()
             zz = (
                 float(ends[hit[0]])
                 if hit
@@ -165,22 +164,16 @@ def _trimmed(path: np.ndarray) -> np.ndarray:
     return path[:k]
 
 
-def _fates(xi, beta: float, gamma: float | None) -> dict:
-    """What the page says about the memories of one cell, by the rule of
-    :func:`hopdyn.analysis.basins.memory_fates`: for RecLag the memories it swallows (the gate sends them
-    to 0) and those that are no attractors even without the gate; nothing for a vanilla network,
-    which has no gate to swallow anything."""
-    if gamma is None:
+def _fates(fates: MemoryFates | None) -> dict:
+    """What the page says about the memories of one cell, from the cell's
+    :func:`hopdyn.analysis.attractors.memory_fates`: for RecLag the memories it swallows (the gate
+    sends them to 0) and those that are no attractors even without the gate; nothing for a vanilla
+    network, which has no gate to swallow anything."""
+    if fates is None:
         return {"gated": False}
-    from ..core.lagrangians import RecLag
-    from ..core.network import MHN
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        f = memory_fates(MHN(xi, memory=RecLag(beta, gamma)), warn=False)
     idx = lambda m: m.nonzero().flatten().tolist()  # noqa: E731
-    return {"gated": True, "swallowed": idx(f.swallowed), "merged": idx(f.merged),
-            "G_memory": _rounded(_np(f.G_memory))}
+    return {"gated": True, "swallowed": idx(fates.swallowed), "merged": idx(fates.merged),
+            "G_memory": _rounded(_np(fates.G_memory))}
 
 
 def explorer_data(sweep: LandscapeSweep) -> dict:
@@ -197,8 +190,10 @@ def explorer_data(sweep: LandscapeSweep) -> dict:
             "ends": c.ends,
             "attractors": _rounded(_np(c.attractors).reshape(-1, 2)),
             "names": c.attractor_names,
+            "kinds": c.known.kinds,
+            "memory": c.known.memory.tolist(),
             "b0": c.b0_fraction,
-            "fates": _fates(sweep.memories[si], sweep.betas[bi], sweep.gammas[gi]),
+            "fates": _fates(c.fates),
         }
     return {
         "sets": [
@@ -322,7 +317,7 @@ function traces(set, cell, view3d) {
   });
   out.push({type: "scatter", mode: "markers", x: set.memories.map((m) => m[0]), y: set.memories.map((m) => m[1]),
             marker: {size: 10, color: "red", line: {color: "white", width: 1}}, name: "memories"});
-  const o = cell.names.indexOf("origin");
+  const o = cell.kinds.indexOf("origin");
   if (o >= 0) {
     out.push({type: "scatter", mode: "markers", x: [cell.attractors[o][0]], y: [cell.attractors[o][1]],
               marker: {symbol: "star", size: 20, color: "gold", line: {color: "black", width: 1}}, name: "origin attractor"});
@@ -338,7 +333,7 @@ function draw() {
   el("gamma_out").textContent = fmt(gamma);
   const counts = {};
   cell.ends.forEach((e) => { counts[e] = (counts[e] || 0) + 1; });
-  // memory fates by the rule of hopdyn.analysis.basins.memory_fates; a vanilla network has no gate and
+  // memory fates by the rule of hopdyn.analysis.attractors.memory_fates; a vanilla network has no gate and
   // swallows nothing: it can only have memories that are not attractors at this beta
   const mem = (ks) => "memor" + (ks.length > 1 ? "ies " : "y ") + ks.join(", ");
   let fate = "";
@@ -346,7 +341,7 @@ function draw() {
     if (cell.fates.swallowed.length) fate += " (" + mem(cell.fates.swallowed) + " swallowed: the gate sends " + (cell.fates.swallowed.length > 1 ? "them" : "it") + " to 0)";
     if (cell.fates.merged.length) fate += " (" + mem(cell.fates.merged) + " not an attractor even without the gate)";
   } else {
-    const lost = set.memories.length - cell.names.filter((n) => n.startsWith("memory")).length;
+    const lost = set.memories.length - cell.memory.filter((m) => m >= 0).length;
     if (lost > 0) fate = " (" + lost + " memor" + (lost > 1 ? "ies are" : "y is") + " not an attractor at this \u03b2)";
   }
   el("info").textContent = (gamma === null ? "vanilla MHN, LogSumExp(\u03b2=" + beta + ")" : "RecLag(\u03b2=" + beta + ", \u03b3=" + fmt(gamma) + ")")

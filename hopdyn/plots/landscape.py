@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..analysis.attractors import Attractors
 from ..analysis.basins import BasinMap
 from ..analysis.landscape import B0Boundary, DensityLandscape, EnergyLandscape, LandscapePaths, VectorField
 from ..analysis.theorems import Theorem1Report, Theorem2Report
@@ -122,22 +123,13 @@ def fig1_surfaces(
         ax.scatter(xy[idx, 0], xy[idx, 1], z[idx] + lift, s=26, zorder=10, **DIAMOND_STYLE)
         ax.scatter([xy[0, 0]], [xy[0, 1]], [z[0] + lift], s=110, zorder=11, label="test point (start)", **DIAMOND_STYLE)
         mem = _np(land.memories)
-        names = path.attractor_names
-        att = _np(path.attractors)
-        for name, p in zip(names, att):
+        o = path.known.origin
+        if o >= 0:
+            p = _np(path.attractors)[o]
             zz = float(_interp(land, p)) + lift
-            if name == "origin":
-                ax.scatter(
-                    [p[0]],
-                    [p[1]],
-                    [zz],
-                    marker="*",
-                    s=200,
-                    c="gold",
-                    edgecolors="black",
-                    zorder=8,
-                    label="origin attractor",
-                )
+            ax.scatter(
+                [p[0]], [p[1]], [zz], marker="*", s=200, c="gold", edgecolors="black", zorder=8, label="origin attractor"
+            )
         ax.scatter(
             mem[:, 0],
             mem[:, 1],
@@ -189,9 +181,8 @@ def draw_phase_portrait(
         ax.plot(b[:, 0], b[:, 1], color="tab:orange", lw=1.8, label="boundary of $B_0$")
     draw_paths(ax, paths)
     _memories(ax, land.memories)
-    att = _np(paths.attractors)
-    if "origin" in paths.attractor_names:
-        o = att[paths.attractor_names.index("origin")]
+    if paths.known.origin >= 0:
+        o = _np(paths.attractors)[paths.known.origin]
         ax.scatter([o[0]], [o[1]], label="origin attractor", **STAR_STYLE)
     ax.set_xlim(*grid.extent[:2])
     ax.set_ylim(*grid.extent[2:])
@@ -259,12 +250,18 @@ def _closed(b: B0Boundary) -> np.ndarray:
     return np.vstack([c, c[:1]])
 
 
-def basin_colour(name: str) -> str:
-    """One colour per attractor name, the same in every panel: memory k takes tab10's k-th colour."""
-    if name == "origin":
+def basin_colour(kind: str, memory: int = -1) -> str:
+    """One colour per attractor, the same in every panel: the origin grey, memory k tab10's k-th
+    colour, any other attractor tab10's last."""
+    if kind == "origin":
         return ORIGIN_BASIN
-    k = int(name.split()[-1]) if name.startswith("memory") else 9
+    k = memory if kind == "memory" else 9
     return matplotlib.colors.to_hex(PATH_COLOURS[k % len(PATH_COLOURS)])
+
+
+def basin_colours(att: Attractors) -> list[str]:
+    """:func:`basin_colour` of each attractor of ``att``, by its kind and memory index."""
+    return [basin_colour(k, m) for k, m in zip(att.kinds, att.memory.tolist())]
 
 
 def draw_basin_map(
@@ -278,8 +275,9 @@ def draw_basin_map(
     from matplotlib.patches import Patch
 
     labels = _np(bmap.labels)
-    colours = ["white"] + [basin_colour(n) for n in bmap.names]
-    ext = (float(bmap.xs[0]), float(bmap.xs[-1]), float(bmap.ys[0]), float(bmap.ys[-1]))
+    basin = basin_colours(bmap.attractors)
+    colours = ["white"] + basin
+    ext = bmap.grid.extent
     im = ax.imshow(
         labels + 1,
         origin="lower",
@@ -294,21 +292,19 @@ def draw_basin_map(
     ax.imshow(edge, origin="lower", extent=ext, cmap=ListedColormap(["black"]), interpolation="nearest").set_rasterized(
         True
     )
-    frac = bmap.fractions()
     handles = [
-        Patch(facecolor=basin_colour(n), edgecolor="0.3", label=f"{n}: {100 * frac[n]:.1f} %") for n in bmap.names
+        Patch(facecolor=c, edgecolor="0.3", label=f"{n}: {100 * f:.1f} %")
+        for c, n, f in zip(basin, bmap.names, bmap.shares.tolist())
     ]
-    if frac.get("unconverged", 0) > 0:
-        handles.append(
-            Patch(facecolor="white", edgecolor="0.3", label=f"not converged: {100 * frac['unconverged']:.1f} %")
-        )
+    if bmap.unconverged > 0:
+        handles.append(Patch(facecolor="white", edgecolor="0.3", label=f"not converged: {100 * bmap.unconverged:.1f} %"))
     if b0 is not None:
         c = _closed(b0)
         ax.plot(c[:, 0], c[:, 1], color="black", ls="--", lw=1.2)
         handles.append(Line2D([], [], color="black", ls="--", lw=1.2, label="boundary of $B_0$"))
     _memories(ax, bmap.memories_2d, label=None)
-    if "origin" in bmap.names:
-        o = _np(bmap.points_2d)[bmap.names.index("origin")]
+    if bmap.attractors.origin >= 0:
+        o = _np(bmap.points_2d)[bmap.attractors.origin]
         ax.scatter([o[0]], [o[1]], **STAR_STYLE)
     ax.legend(
         handles=handles,

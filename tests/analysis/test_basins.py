@@ -1,27 +1,16 @@
-"""Basins: labelling, grid maps on planes, Monte Carlo fractions with intervals, basin entropy,
-fixed points and their stability, continuation, swallowed memories."""
+"""Attractors and basins: labelling by attractor id, grid maps on planes, Monte Carlo fractions
+with intervals, basin entropy, swallowed memories. (Fixed points, continuation, planes and the
+samplers have their own test modules.)"""
 import math
 import warnings
 
 import pytest
 import torch
-from scipy.stats import binomtest
 
 import hopdyn as hd
-from hopdyn.analysis.basins import (
-    Attractors,
-    MemorySwallowedWarning,
-    Plane,
-    basin_entropy,
-    basin_fractions,
-    basin_map,
-    boundary_cells,
-    continuation,
-    find_attractors,
-    fixed_points,
-    memory_fates,
-    wilson_interval,
-)
+from hopdyn.analysis.attractors import Attractors, MemorySwallowedWarning, find_attractors, memory_fates
+from hopdyn.analysis.basins import basin_entropy, basin_fractions, basin_map, boundary_cells
+from hopdyn.analysis.geometry import Plane
 from hopdyn.datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
 
 
@@ -35,10 +24,36 @@ def regular(n, radius=2.0):
 
 
 def test_attractors_index_and_label():
-    att = Attractors(["a", "b"], torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=torch.float64))
+    att = Attractors(["a", "b"], torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=torch.float64), ["origin", "memory"],
+                     torch.tensor([-1, 3]))
     states = torch.tensor([[0.0, 1e-4], [1.0, -1e-4], [0.5, 0.0]], dtype=torch.float64)
     assert att.index(states, 1e-3).tolist() == [0, 1, -1]
     assert att.label(states, 1e-3) == ["a", "b", "other"]
+    # the ids are fields, whatever the display names say
+    assert att.origin == 0 and att.of_memory(3) == 1 and att.of_memory(0) == -1 and len(att) == 2
+    assert Attractors.empty(2).origin == -1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((["a"], torch.zeros(2, 2), ["other"], torch.tensor([-1])), "same 1 attractors"),
+        ((["a"], torch.zeros(1, 2), ["saddle"], torch.tensor([-1])), "kinds must be"),
+    ],
+)
+def test_attractors_bad_fields(args, message):
+    with pytest.raises(ValueError, match=message):
+        Attractors(*args)
+
+
+def test_known_attractors_carry_kind_and_memory_ids():
+    net = planar_net(1e5)  # memory 1 is swallowed: ids skip it, they are not positions
+    att = hd.basins.memory_attractors(net)
+    assert att.kinds == ["origin"] + ["memory"] * 4 and att.memory.tolist() == [-1, 0, 2, 3, 4]
+    assert att.of_memory(1) == -1 and att.of_memory(2) == 2
+    m = basin_map(net, 32, progress=False)
+    assert m.attractors.kinds == att.kinds and m.attractors.memory.tolist() == att.memory.tolist()
+    assert float(m.shares.sum()) + m.unconverged == pytest.approx(1.0)
 
 
 def test_find_attractors_names_known_and_new_and_unconverged():
@@ -50,8 +65,9 @@ def test_find_attractors_names_known_and_new_and_unconverged():
     capped = find_attractors(hd.MHN(planar_memories(), memory=hd.LogSumExp(0.5)), v0, steps=1)
     assert (capped.labels == -1).any()
     # unknown attractors are discovered and grouped: vanilla β = 0.3 merges all memories into one point
-    merged = find_attractors(hd.MHN(planar_memories(), memory=hd.LogSumExp(0.3)), v0, known=Attractors([], v0[:0]))
+    merged = find_attractors(hd.MHN(planar_memories(), memory=hd.LogSumExp(0.3)), v0, known=Attractors.empty(2))
     assert merged.names == ["attractor 0"] and (merged.labels == 0).all()
+    assert merged.attractors.kinds == ["other"] and merged.attractors.memory.tolist() == [-1]
 
 
 def test_basin_map_whole_plane_in_2d():
@@ -89,8 +105,6 @@ def test_basin_map_on_a_plane_through_three_points():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: Plane.through([0.0, 0, 0], [1.0, 0, 0], [2.0, 0, 0]), "one line"),
-        (lambda: Plane.through([0.0, 0, 0], [0.0, 0, 0], [2.0, 1, 0]), "coincide"),
         (lambda: basin_map(planar_net(), 0), "resolution"),
         (lambda: basin_map(planar_net(), 8, extent=(1, 0, 0, 1)), "extent"),
         (lambda: basin_map(planar_net(), 8, plane=Plane.through([0.0, 0, 0], [1.0, 0, 0], [0.0, 1, 0])), "dimensions"),
@@ -98,8 +112,9 @@ def test_basin_map_on_a_plane_through_three_points():
         (lambda: basin_fractions(planar_net(), "box", 0), "n must"),
         (lambda: basin_fractions(planar_net(), torch.zeros(3, 3)), "sampler"),
         (lambda: basin_entropy(torch.zeros(4, 4, dtype=torch.long), box=5), "box"),
+        (lambda: basin_map(planar_net(), 8, extent=(0, 1, 0, math.inf)), "extent"),
+        (lambda: basin_map(planar_net(), (8, 1)), "resolution"),
         (lambda: memory_fates(hd.MHN(planar_memories())), "RecLag"),
-        (lambda: continuation(planar_memories(), "gamma", [10.0]), "beta"),
     ],
 )
 def test_bad_input(call, message):
@@ -129,12 +144,6 @@ def test_fractions_stream_in_chunks_and_match_one_batch():
     assert fr.sampler == "data(n=3000)"
 
 
-def test_wilson_interval_against_scipy():
-    for k, n in [(0, 10), (3, 10), (10, 10), (517, 2000)]:
-        ref = binomtest(k, n).proportion_ci(0.95, method="wilson")
-        assert wilson_interval(k, n) == pytest.approx((ref.low, ref.high), abs=1e-9)
-
-
 def test_boundary_cells_and_basin_entropy():
     labels = torch.zeros(10, 10, dtype=torch.long)
     labels[:, 5:] = 1
@@ -152,28 +161,6 @@ def test_boundary_cells_and_basin_entropy():
     smooth = basin_map(planar_net(), 64, progress=False)
     s = basin_entropy(smooth.labels, box=4)
     assert 0 < s.entropy < s.boundary_entropy < math.log(2) and not s.fractal_boundary
-
-
-def test_fixed_points_and_stability_two_memories():
-    xi = torch.tensor([[2.0, 0.0], [-2.0, 0.0]], dtype=torch.float64)
-    fp = fixed_points(hd.MHN(xi, memory=hd.LogSumExp(2.0)))
-    kinds = dict(zip(fp.names, fp.kind_map))
-    assert kinds["memory 0"] == kinds["memory 1"] == "stable"
-    origin = [k for k, p in enumerate(fp.points) if float(p.norm()) < 1e-8]
-    assert len(origin) == 1 and fp.kind_map[origin[0]] == "saddle" and fp.kind_flow[origin[0]] == "saddle"
-    # the map's Jacobian at 0 is β xiᵀ(diag p − p pᵀ)xi = diag(8, 0): eigenvalues 8 and 0
-    assert sorted(fp.eig_map[origin[0]].real.tolist()) == pytest.approx([0.0, 8.0], abs=1e-9)
-    # finite differences agree with the autograd Jacobian at a memory
-    net = hd.MHN(xi, memory=hd.LogSumExp(2.0))
-    k = fp.names.index("memory 0")
-    v = fp.points[k]
-    h = 1e-6
-    fd = torch.stack([(net.step(v + h * e) - net.step(v - h * e)) / (2 * h) for e in torch.eye(2, dtype=torch.float64)], 1)
-    torch.testing.assert_close(torch.linalg.eigvals(fd), fp.eig_map[k], atol=1e-6, rtol=1e-6)
-    # RecLag with γ > N_H: the origin becomes a stable fixed point (Jacobian 0)
-    rl = fixed_points(hd.MHN(xi, memory=hd.RecLag(2.0, 5.0)))
-    assert "origin" in rl.names and rl.kind_map[rl.names.index("origin")] == "stable"
-    assert float(rl.residual.max()) < 1e-9
 
 
 def test_memory_fates_and_warning():
@@ -198,15 +185,3 @@ def test_memory_fates_and_warning():
     kept = memory_fates(planar_net(gamma_ok))
     assert kept.n_swallowed == 0 and bool(kept.survives.all()) and bool(kept.has_own_fixed_point.all())
     torch.testing.assert_close(planar_net(gamma_ok).step(kept.fixed_points), kept.fixed_points, atol=1e-9, rtol=0)
-
-
-def test_continuation_in_gamma_origin_basin_grows():
-    gammas = [2.0, 10.0, 100.0, 1000.0, 1e4]
-    c = continuation(planar_memories(), "gamma", gammas, beta=PLANAR_BETA, n=4000, scale=3.0, progress=False)
-    o = c.names.index("origin")
-    assert not c.present[0, o] and c.present[1:, o].all()  # the origin attracts only for γ > N_H = 5
-    frac = c.fractions[:, o]
-    assert bool((frac[1:] >= frac[:-1]).all())  # common random numbers: the origin's basin only grows
-    assert c.points.shape == (5, len(c.names), 2) and c.values.tolist() == gammas
-    b = continuation(planar_memories(), "beta", [0.3, 4.0], n=2000, scale=3.0, progress=False)
-    assert b.present[1].sum() == 5 and b.present[0].sum() == 1  # β = 0.3 merges the memories into one attractor

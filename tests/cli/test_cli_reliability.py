@@ -15,7 +15,7 @@ import torch
 
 from hopdyn.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def one_error_line(capsys) -> str:

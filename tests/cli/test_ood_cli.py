@@ -1,17 +1,15 @@
-"""``hopdyn ood``: users' feature files, bad input (one line, exit 2), the digits demo, plots."""
+"""``hopdyn ood`` on users' feature files (hopdyn.ood.run_benchmark), bad input (one line, exit 2)."""
 import json
 import subprocess
 import sys
 
-import matplotlib
 import numpy as np
 import pytest
 
 from hopdyn.cli import main
-from hopdyn.ood import FeatureSet, evaluate_detectors, run_digits, trimmed
+from hopdyn.ood import FeatureSet, evaluate_detectors, trimmed
 from hopdyn.ood.evaluate import default_detectors
 
-matplotlib.use("Agg")
 FAST = ["--trials", "3", "--epochs", "2", "--n-memories", "8", "--steps", "2"]
 
 
@@ -92,25 +90,6 @@ def test_bad_ood_spec_through_the_real_command(tmp_path):
     r = subprocess.run([sys.executable, "-m", "hopdyn", "ood", "--id-train", str(p["train"]), "--id-test",
                         str(p["test"]), "--ood", str(p["far"])], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip() == f"hopdyn ood: error: --ood: expected NAME=FILE.npz, got '{p['far']}'"
-
-
-def test_digits_demo_small():
-    res = run_digits(trials=1, steps=2, objectives=("mc",), reclag={"epochs": 1}, progress=False)
-    rep = res.report
-    assert rep.ood_sets == ["digits 6-9", "inverted", "noise", "shuffled", "rotated"]
-    assert res.test_accuracy > 0.9
-    s = rep.summary("fpr")
-    assert set(s) == {"MSP", "Energy", "ReAct", "MHE", "SHE", "RecLag"}
-    assert s["RecLag"]["Average"][0] < s["MSP"]["Average"][0]
-    # the paper's Fig 5: MHE's separation collapses along its dynamics, RecLag's holds
-    evo = res.evolution
-    assert evo.auroc["MHE"][2] < evo.auroc["MHE"][0] - 0.2 and evo.auroc["RecLag"][2] > 0.8
-    from hopdyn.plots.ood import plot_metrics_over_time, plot_roc, plot_scores_over_time
-
-    for fig in (plot_roc({k: rep.roc_curves(k) for k in rep.ood_sets[:2]}), plot_scores_over_time(evo),
-                plot_metrics_over_time(evo)):
-        assert fig.axes
-        matplotlib.pyplot.close(fig)
 
 
 def test_trimmed_and_trials(tmp_path):

@@ -112,3 +112,20 @@ def test_bad_arguments(kwargs, match):
         train_sfnn(x, **{"epochs": 1, **kwargs})
     with pytest.raises(ValueError, match="NaN"):
         train_sfnn(torch.full((4, 2), float("nan")))
+
+
+def test_the_shared_adam_is_torch_adam():
+    # hopdyn._optim.Adam stands in for torch.optim.Adam (whose first use costs seconds of imports)
+    from hopdyn._optim import Adam
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(5, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    target = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    b = a.detach().clone().requires_grad_(True)
+    ours, ref = Adam([a], 0.05), torch.optim.Adam([b], lr=0.05)
+    for _ in range(200):
+        ours.step(torch.autograd.grad(((a - target) ** 4).sum(), [a]))
+        ref.zero_grad()
+        ((b - target) ** 4).sum().backward()
+        ref.step()
+    torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

@@ -9,7 +9,7 @@ from scipy import integrate
 
 import hopdyn as hd
 from hopdyn import landscape as land
-from hopdyn.analysis.basins import Plane
+from hopdyn.analysis.geometry import Plane
 from hopdyn.datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
 from hopdyn.figures.paper import FIG1_START, explorer_memory_sets, planar_networks
 from hopdyn.analysis.theorems import check_theorem1

@@ -1,10 +1,12 @@
-"""The A-Hop memory-retrieval experiments (seed 003, "Key Experimental Results"), in the paper's
-table form: mean ± standard deviation of correct-retrieval accuracy over seeds.
+"""The A-Hop memory-retrieval experiments (seed 003, "Key Experimental Results"), built on
+:mod:`hopdyn.adaptive`, in the paper's table form: mean ± standard deviation of correct-retrieval
+accuracy over seeds.
 
 Protocol (the paper's is only partly known; the choices marked *ours* are guesses):
-- memories: *synthetic*: ``N = 64`` patterns in ``d = 64`` with i.i.d. ``N(0, 1)`` entries (*ours*);
-  *digits*: ``N = 64`` images drawn at random from scikit-learn's 8×8 digits, scaled to [0, 1]
-  (a bundled stand-in for MNIST, *ours*);
+- memories: *synthetic*: ``N = 64`` patterns in ``d = 64`` with i.i.d. ``N(0, 1)`` entries
+  (:func:`~hopdyn.datasets.gaussian_memories`, *ours*); *digits*: ``N = 64`` images drawn at random
+  from scikit-learn's 8×8 digits, scaled to [0, 1] (:func:`~hopdyn.datasets.digits_memories`, a
+  bundled stand-in for MNIST, *ours*);
 - queries: ``mixed`` variants (:class:`~hopdyn.adaptive.variants.VariantDistribution`) at the
   given difficulty, with the scales of :data:`DATASET_VARIANTS` (*ours*); ``n_train`` training and ``n_test`` fresh test variants per memory (*ours*);
 - training: cross-entropy over the source index, Adam, lr 0.1, 200 epochs (the paper's);
@@ -22,13 +24,11 @@ import torch
 from tqdm.auto import tqdm
 
 from .._io import format_table
-from .._validate import positive_int
-from .baselines import LEARNING_RATES, MODELS
-from .metrics import correct_retrieval, eps_retrieval, separation
-from .retrieval import AdaptiveHopfield, energy_descent
-from .similarity import FootprintSimilarity, Similarity
-from .training import fit
-from .variants import KINDS, VariantDistribution
+from ..adaptive import (
+    KINDS, LEARNING_RATES, MODELS, AdaptiveHopfield, FootprintSimilarity, Similarity, VariantDistribution,
+    correct_retrieval, energy_descent, eps_retrieval, fit, separation,
+)
+from ..datasets import digits_memories, gaussian_memories
 
 #: The paper's numbers (mean, std) that this module reproduces: model → setting → value.
 PAPER: dict[str, dict[str, tuple[float, float]]] = {
@@ -66,24 +66,6 @@ DATASET_VARIANTS: dict[str, dict[str, float]] = {
 }
 
 
-def synthetic_memories(n: int = 64, d: int = 64, seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``n`` patterns in ``d`` dimensions with i.i.d. standard normal entries."""
-    g = torch.Generator().manual_seed(int(seed))
-    return torch.randn(positive_int(n, "n"), positive_int(d, "d"), generator=g, dtype=dtype)
-
-
-def digits_memories(n: int = 64, seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``n`` distinct 8×8 digit images (scikit-learn's bundled set) scaled to [0, 1], shape ``(n, 64)``."""
-    from sklearn.datasets import load_digits
-
-    images = torch.as_tensor(load_digits().data, dtype=dtype) / 16.0
-    n = positive_int(n, "n")
-    if n > images.shape[0]:
-        raise ValueError(f"n must be at most {images.shape[0]} (the digits set), got {n}")
-    g = torch.Generator().manual_seed(int(seed))
-    return images[torch.randperm(images.shape[0], generator=g)[:n]]
-
-
 @dataclass(frozen=True)
 class Setting:
     """One column of the table: memories from ``dataset`` and ``kind`` variants at ``difficulty``."""
@@ -112,7 +94,7 @@ class Setting:
     def memories(self, seed: int) -> torch.Tensor:
         if self.dataset == "digits":
             return digits_memories(self.n_memories, seed)
-        return synthetic_memories(self.n_memories, self.n_features, seed)
+        return gaussian_memories(self.n_memories, self.n_features, seed)
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,13 @@
-"""Intrinsic forgetting, replay gains and the experiments of hopdyn.continual (seed 002)."""
-import json
-
+"""Weighted memories, task changes, intrinsic forgetting and replay gains of hopdyn.continual (seed 002)."""
 import numpy as np
 import pytest
 import scipy.linalg
-import scipy.stats
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hopdyn as hd
 from hopdyn import continual as cl
-from hopdyn.cli import main
 
 F64 = torch.float64
 
@@ -57,7 +53,7 @@ def test_drift_and_replace_shapes_and_errors():
 # -- intrinsic forgetting ------------------------------------------------------------------------
 def test_forgetting_at_fixed_points_is_the_hessian_quadratic_form():
     # ΔE = E(Vᵀq | X) − E(q | X) = ½ δᵀ H δ + O(ε³) with δ = Vᵀq − q, since ∇E(q) = 0 at a fixed point
-    X = cl.tractable_memories(4, 8, 0.4)
+    X = hd.datasets.cluster_and_outlier(4, 8, 0.4)
     beta, eps = 6.0, 2e-3
     V = cl.random_rotations(3, 8, eps, generator=_gen(4))
     f = cl.intrinsic_forgetting(X, X, cl.rotate(X, V), beta)
@@ -151,95 +147,6 @@ def test_compare_policies_matches_direct_replay():
     assert res["top"].restored_sd == 0 and res["random"].restored_sd >= 0
 
 
-# -- statistics ----------------------------------------------------------------------------------
-def test_paired_bootstrap_agrees_with_scipy():
-    rng = np.random.default_rng(0)
-    a = rng.normal(1.0, 1.0, 300)
-    b = a + rng.normal(0.2, 0.3, 300)  # strongly paired
-    ia, _, idiff = cl.paired_bootstrap(a, b, n_boot=4000, generator=_gen(0))
-    ref = scipy.stats.bootstrap((a, b), lambda x, y, axis=-1: (x - y).mean(axis), paired=True,
-                                method="percentile", n_resamples=4000, random_state=1).confidence_interval
-    width = ref.high - ref.low
-    assert idiff.low == pytest.approx(ref.low, abs=0.1 * width)
-    assert idiff.high == pytest.approx(ref.high, abs=0.1 * width)
-    assert idiff.mean == pytest.approx((a - b).mean(), rel=1e-12)
-    # pairing matters: the difference's interval is far narrower than the marginal ones
-    assert idiff.high - idiff.low < 0.4 * (ia.high - ia.low)
-    with pytest.raises(ValueError, match="level"):
-        cl.paired_bootstrap(a, b, level=1.5)
-    with pytest.raises(ValueError, match="equal length"):
-        cl.paired_bootstrap(a, b[:-1])
-
-
-# -- experiments ---------------------------------------------------------------------------------
-def test_tractable_memories_geometry():
-    X = cl.tractable_memories(12, 50, 0.35)
-    G = X @ X.T
-    torch.testing.assert_close(G.diagonal(), torch.ones(13, dtype=F64))
-    off = G[:12, :12][~torch.eye(12, dtype=torch.bool)]
-    torch.testing.assert_close(off, torch.full_like(off, 0.35))
-    assert torch.all(G[12, :12] == 0)
-    with pytest.raises(ValueError, match="d must be at least"):
-        cl.tractable_memories(12, 13)
-
-
-def test_tractable_experiment_small():
-    r = cl.tractable_experiment(0.05, n_rotations=300, n_boot=500)
-    assert r.delta_outlier.shape == (300,) and r.delta_cluster.shape == (300,)
-    assert r.energy_outlier > r.energy_cluster  # the outlier is the high-energy sample
-    assert r.closed_form_max_error < 1e-12
-    assert r.difference.low <= r.difference.mean <= r.difference.high
-    # the ordering holds on average but not in every rotation (the spread the toolkit must show)
-    assert r.difference.mean > 0 and 0.5 < r.frac_outlier_loses_more < 0.9
-    assert set(r.gains) == {name for name, *_ in cl.GAIN_PAIRS}
-    assert r.gains["outlier -> outlier"].mean > r.gains["cluster -> itself"].mean
-
-
-def test_digits_experiment_small():
-    res = cl.digits_experiment(per_class=12, k=5, total_mass=5.0, n_rotations=2, n_random=3)
-    assert [r.change for r in res] == ["replace", "rotate"]
-    for r in res:
-        assert r.n_old == 60 and r.delta.shape == (60,) and torch.all(r.delta > 0)
-        assert [p.policy for p in r.policies] == ["top", "random", "bottom"]
-        assert all(0 <= p.restored <= 1 for p in r.policies)
-    with pytest.raises(ValueError, match="changes must be"):
-        cl.digits_experiment(("shuffle",))
-
-
-# -- command line and drawing --------------------------------------------------------------------
-def test_cli_continual_writes_json(tmp_path, capsys):
-    out = tmp_path / "c.json"
-    rc = main(["continual", "--eps", "0.05", "--rotations", "100", "--bootstrap", "200", "--digits-per-class", "10",
-               "--k", "4", "--total-mass", "4", "--json", str(out)])
-    assert rc == 0
-    text = capsys.readouterr().out
-    assert "outlier loses more" in text and "Digits" in text
-    data = json.loads(out.read_text())
-    assert data["tractable"][0]["eps"] == 0.05 and len(data["tractable"][0]["delta_outlier"]) == 100
-    assert data["digits"][0]["policies"][0]["policy"] == "top"
-
-
-@pytest.mark.parametrize("argv, msg", [
-    (["--rotations", "0"], "n must be"),
-    (["--eps", "-1"], "eps must be"),
-    (["--no-digits", "--rotations", "10", "--bootstrap", "10", "--replay-mass", "0"], "replay_mass"),
-])
-def test_cli_continual_bad_input_exits_2(argv, msg, capsys):
-    assert main(["continual", *argv]) == 2
-    err = capsys.readouterr().err
-    assert "hopdyn continual: error:" in err and msg in err
-
-
-def test_plots_draw(tmp_path):
-    from hopdyn.plots.continual import forgetting_figure, replay_figure
-
-    results = [cl.tractable_experiment(eps, n_rotations=40, n_boot=50) for eps in (0.02, 0.05)]
-    digits = cl.digits_experiment(per_class=8, k=3, total_mass=3.0, n_rotations=2, n_random=2)
-    for fig in (forgetting_figure(results), replay_figure(digits)):
-        assert len(fig.axes) >= 3
-        fig.savefig(tmp_path / "f.png")
-
-
 def test_float32_in_float32_out():
     X = torch.randn(6, 3, generator=_gen(10))
     X_new = cl.rotate(X, cl.random_rotations(2, 3, 0.1, generator=_gen(11), dtype=torch.float32))
@@ -260,7 +167,7 @@ def test_the_users_network_is_the_analysis_network():
     # the network form equals the (X, β, m) convenience form
     torch.testing.assert_close(cl.weighted_energy(x, net), cl.weighted_energy(x, X, 2.0, mass))
     torch.testing.assert_close(cl.retrieval_weights(x, net), cl.retrieval_weights(x, X, 2.0, mass))
-    torch.testing.assert_close(cl.fixed_points(x, net), cl.fixed_points(x, X, 2.0, mass))
+    torch.testing.assert_close(cl.retrieve(x, net), cl.retrieve(x, X, 2.0, mass))
     a = cl.intrinsic_forgetting(x, net, X_new, mass_new=mass)
     b = cl.intrinsic_forgetting(x, X, X_new, 2.0, mass_old=mass, mass_new=mass)
     torch.testing.assert_close(a.points, b.points)

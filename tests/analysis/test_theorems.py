@@ -13,7 +13,7 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 import hopdyn as hd
-from hopdyn.analysis.basins import MemorySwallowedWarning
+from hopdyn.analysis.attractors import MemorySwallowedWarning
 from hopdyn.datasets import planar_memories
 from hopdyn.analysis.theorems import exact_radius, log_ball_exp_integral
 
@@ -34,7 +34,7 @@ def test_theorem1_holds_with_the_three_radii_in_order():
     assert r.eps_cs == pytest.approx(math.log(3) / (2 * float(xi.norm(dim=-1).max())), rel=1e-14)
     assert r.eps_paper < r.eps_cs < r.r_star
     assert r.ratio_paper == pytest.approx(r.r_star / r.eps_paper) and r.ratio_cs == pytest.approx(r.r_star / r.eps_cs)
-    assert {b.name for b in r.balls} == {"eps_paper", "eps_cs"}
+    assert {b.name for b in r.balls} == {"eps_paper", "eps_cs", "r_star"}  # r_star probed at r*(1 - 1e-10)
     assert all(b.n_not_zero == 0 and b.max_G < 0 for b in r.balls)
     # r* is attained: the returned point has the gate open, at distance r*
     point = r.r_star_point

@@ -10,7 +10,8 @@ import torch
 
 import hopdyn as hd
 from hopdyn import landscape as land
-from hopdyn.analysis.basins import MemorySwallowedWarning, fixed_points, memory_attractors, memory_fates
+from hopdyn.analysis.attractors import MemorySwallowedWarning, memory_attractors, memory_fates
+from hopdyn.analysis.fixed_points import fixed_points
 from hopdyn.datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
 from hopdyn.plots.interactive import explorer_data, write_explorer
 
@@ -123,8 +124,9 @@ def test_explorer_memory_fates_follow_memory_fates():
         f = memory_fates(hd.MHN(sweep.memories[si], memory=hd.RecLag(sweep.betas[bi], sweep.gammas[gi])), warn=False)
         assert cell["fates"]["swallowed"] == f.swallowed.nonzero().flatten().tolist()
         assert cell["fates"]["merged"] == f.merged.nonzero().flatten().tolist()
-        survivors = [f"memory {k}" for k in f.survives.nonzero().flatten().tolist()]
-        assert [n for n in cell["names"] if n.startswith("memory")] == survivors
+        survivors = f.survives.nonzero().flatten().tolist()
+        assert [m for m in cell["memory"] if m >= 0] == survivors  # ids, not parsed names
+        assert [k for k, m in zip(cell["kinds"], cell["memory"]) if m >= 0] == ["memory"] * len(survivors)
     assert data["cells"]["0_1_1"]["fates"]["swallowed"] == [0]
     # the page's wording: only a gated cell can speak of swallowing
     from hopdyn.plots.interactive import _EXPLORER

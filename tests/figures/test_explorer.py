@@ -92,7 +92,7 @@ def test_a_broken_page_is_caught(pages, tmp_path):
 
 
 def test_info_line_speaks_of_swallowing_only_for_reclag(tmp_path):
-    """Memory fates on the page follow hopdyn.analysis.basins.memory_fates; a vanilla cell whose memories
+    """Memory fates on the page follow hopdyn.analysis.attractors.memory_fates; a vanilla cell whose memories
     merge (β = 1) says they are not attractors, never that they were swallowed."""
     import torch
 
