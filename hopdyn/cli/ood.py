@@ -18,8 +18,10 @@ def register(sub) -> None:
         "--id-test and --ood: the same benchmark on your features. Feature files are .npz archives with keys "
         "'features' (n, d), and 'logits' (n, C) and integer 'labels' (n,) where a baseline needs them (logits "
         "for MSP, Energy, ReAct and the predicted class; labels in the ID training file for MHE, SHE and the "
-        "class-wise RecLag). Methods whose inputs are missing are skipped, with the reason. RecLag is trained "
-        "--trials times with different seeds and reported as the trimmed mean ± sd.",
+        "class-wise RecLag). Methods whose inputs are missing are skipped, with the reason (only on the sets "
+        "that lack them). RecLag is trained --trials times with different seeds and reported as the trimmed mean "
+        "± sd. Rows with NaN or inf are refused with their indices (or dropped with --drop-bad-rows); results worse "
+        "than chance and fragile settings are flagged as warnings.",
     )
     p.add_argument("--id-train", metavar="A.npz", help="ID training features (fit the detectors)")
     p.add_argument("--id-test", metavar="B.npz", help="ID test features")
@@ -45,16 +47,44 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=8, help="time evolution: steps of the MHE and RecLag dynamics "
                    "(0: skip; default %(default)s)")
     p.add_argument("--evolution-set", help="OOD set for the time evolution (default: the first)")
+    p.add_argument("--gamma-quantile", type=float,
+                   help="RecLag dynamics: log γ is this quantile of the ID training scores (default: the detector's)")
+    p.add_argument("--drop-bad-rows", action="store_true",
+                   help="drop feature rows with NaN or inf (saying how many and which) instead of refusing the file")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where to fit and score (default %(default)s; cuda needs a CUDA build of torch and a GPU)")
+    p.add_argument("--out", metavar="DIR", help="also write figures (ROC per OOD set, scores and metrics over the "
+                   "dynamics), per-sample scores (scores.npz, keys 'method/set') and report.json to DIR")
     p.add_argument("--markdown", metavar="PATH", help="also write the tables as markdown to PATH")
     add_json_option(p)
     p.set_defaults(run=run)
 
 
+def _device(name: str) -> str:
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: CUDA is not available here (torch.cuda.is_available() is False); "
+                         "use --device cpu")
+    return name
+
+
+def _input_info(path: str, fs) -> dict:
+    from pathlib import Path
+
+    return {"path": str(path), "bytes": Path(path).stat().st_size, "rows": len(fs), "dim": fs.dim,
+            "logits": None if fs.logits is None else fs.logits.shape[1], "labels": fs.labels is not None,
+            "dropped_rows": list(fs.dropped_rows), "zero_rows": len(fs.zero_rows)}
+
+
 def run(args: argparse.Namespace) -> int:
     from ..ood import load_features, run_benchmark
 
+    device = _device(args.device)
     files = [args.id_train, args.id_test]
     reclag = dict(setting=args.setting, beta=args.beta, covariance=args.covariance)
+    if args.gamma_quantile is not None:
+        reclag["gamma_quantile"] = args.gamma_quantile
     if args.n_memories is not None:
         reclag["n_memories"] = args.n_memories
     if args.epochs is not None:
@@ -68,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
         if not all(files) or not args.ood:
             raise ValueError("give --id-train, --id-test and at least one --ood NAME=FILE together "
                              "(or none of them for the digits demo)")
-        id_train = load_features(args.id_train, "--id-train")
-        id_test = load_features(args.id_test, "--id-test")
+        drop = args.drop_bad_rows
+        id_train = load_features(args.id_train, "--id-train", drop_bad_rows=drop)
+        id_test = load_features(args.id_test, "--id-test", drop_bad_rows=drop)
+        inputs = {"id_train": _input_info(args.id_train, id_train), "id_test": _input_info(args.id_test, id_test)}
         ood = {}
         for item in args.ood:
             name, sep, path = item.partition("=")
@@ -77,33 +109,79 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"--ood: expected NAME=FILE.npz, got {item!r}")
             if name in ood:
                 raise ValueError(f"--ood: the name {name!r} is given twice")
-            ood[name] = load_features(path, f"--ood {name}")
+            ood[name] = load_features(path, f"--ood {name}", drop_bad_rows=drop)
+            inputs[f"ood {name}"] = _input_info(path, ood[name])
         if args.evolution_set is not None and args.evolution_set not in ood:
             raise ValueError(f"--evolution-set: unknown OOD set {args.evolution_set!r}; known: {', '.join(ood)}")
+        if device != "cpu":
+            id_train, id_test = id_train.to(device), id_test.to(device)
+            ood = {k: v.to(device) for k, v in ood.items()}
         res = run_benchmark(id_train, id_test, ood, **opts)
-        title, accuracy = "your features", None
+        title, accuracy = "your features", res.classifier_accuracy
+        what = "ID test features (argmax of the logits against the labels)"
     else:
         from ..experiments.ood import run_digits
 
+        inputs = {"digits demo": "sklearn load_digits (bundled)"}
         res = run_digits(**opts)
         title, accuracy = "digits demo (load_digits; ID = digits 0-5)", res.test_accuracy
+        what = "ID test images"
     report, evo = res.report, res.evolution
+    warnings, notes = list(getattr(res, "warnings", [])), list(getattr(res, "notes", []))
+    settings = {**getattr(res, "settings", {}), "device": device, "inputs": inputs}
+    settings.setdefault("hopdyn_version", __import__("hopdyn").__version__)
 
     print(f"# OOD detection: {title}")
+    for line in notes:
+        print(f"note: {line}")
     if accuracy is not None:
-        print(f"classifier accuracy on ID test images: {100 * accuracy:.1f} %")
+        print(f"classifier accuracy on {what}: {100 * accuracy:.1f} %")
     text = report.markdown()
-    out = {"report": report, "classifier_accuracy": accuracy}
+    aupr = getattr(res, "aupr", None)
+    if aupr:
+        text += (f"\n### AUPR-{report.positive.upper()} (%) ↑ (positive class: "
+                 f"{report.positive.upper()})\n\n{res.aupr_table()}\n")
+    out = {"report": report, "classifier_accuracy": accuracy, "aupr": aupr, "warnings": warnings, "notes": notes,
+           "settings": settings}
     if evo is not None:
         text += _evolution_table(evo)
         out["evolution"] = {k: getattr(evo, k) for k in ("ood_name", "steps", "fpr", "auroc", "convention")}
     print(text)
+    for line in warnings:
+        print(f"warning: {line}")
+    if args.out:
+        _write_out(args.out, res, title, out)
     if args.markdown:
         with atomic_path(args.markdown) as tmp:
             tmp.write_text(f"# OOD detection: {title}\n\n{text}")
         print(f"wrote {args.markdown}")
     maybe_write_json(args, out)
     return 0
+
+
+def _write_out(folder: str, res, title: str, out: dict) -> None:
+    from pathlib import Path
+
+    from .._io import write_json
+    from ..figures.ood import roc_curves_from_scores, write_report_figures
+
+    d = Path(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    rep = res.report
+    if hasattr(res, "scores"):
+        scores = res.scores()
+    else:  # the digits demo: the first trial's scores kept by the report
+        scores = {f"{m}/id_test": rep._id_scores[m] for m in rep.methods}
+        scores.update({f"{m}/{s}": v for m in rep.methods for s, v in rep._ood_scores[m].items()})
+    scores = {k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v, dtype=np.float64)
+              for k, v in scores.items()}
+    with atomic_path(d / "scores.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **scores)
+    paths = write_report_figures(roc_curves_from_scores(scores, rep.ood_sets, rep.positive), res.evolution, d, title)
+    write_json(d / "report.json", out)
+    for p in [d / "scores.npz", *paths, d / "report.json"]:
+        print(f"wrote {p}")
 
 
 def _evolution_table(evo) -> str:

@@ -45,3 +45,38 @@ def ood_metrics_over_time(out_dir: Path) -> list[Path]:
 
     fig = plot_metrics_over_time(demo().evolution)
     return save(fig, out_dir, "ood_metrics_over_time", dpi=DPI)
+
+
+def roc_curves_from_scores(scores, ood_sets, positive: str = "id") -> dict:
+    """``{ood_set: {method: RocCurve}}`` from ``"method/set"`` score arrays (``"method/id_test"``
+    for the ID test set), as in :meth:`hopdyn.ood.BenchmarkResult.scores`; skipped cells are left out."""
+    from ..ood.metrics import roc_curve
+
+    methods = list(dict.fromkeys(k.rsplit("/", 1)[0] for k in scores))
+    out = {}
+    for s in ood_sets:
+        row = {m: roc_curve(scores[f"{m}/id_test"], scores[f"{m}/{s}"], positive) for m in methods
+               if f"{m}/{s}" in scores and f"{m}/id_test" in scores}
+        if row:
+            out[s] = row
+    return out
+
+
+def write_report_figures(curves, evolution, out_dir: Path, title: str = "") -> list[Path]:
+    """The figures of one ``hopdyn ood`` run in ``out_dir``: ``ood_roc.png`` (one panel per OOD
+    set, from ``curves[ood_set][method]``) and, with a time evolution, ``ood_scores_over_time.png``
+    and ``ood_metrics_over_time.png`` (on the evolution set)."""
+    from ..plots.ood import plot_metrics_over_time, plot_roc, plot_scores_over_time
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    if curves:
+        paths += save(plot_roc(curves, title), out_dir, "ood_roc", formats=("png",), dpi=DPI)
+    if evolution is not None:
+        k = list(evolution.steps)
+        shown = k if len(k) <= 7 else sorted({k[round(i * (len(k) - 1) / 6)] for i in range(7)})
+        paths += save(plot_scores_over_time(evolution, steps=shown), out_dir, "ood_scores_over_time",
+                      formats=("png",), dpi=DPI)
+        paths += save(plot_metrics_over_time(evolution), out_dir, "ood_metrics_over_time", formats=("png",), dpi=DPI)
+    return paths

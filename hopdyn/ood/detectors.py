@@ -20,15 +20,21 @@ every step (Figs 4–5 of the RecLag paper).
 """
 from __future__ import annotations
 
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 
 from .._chunks import chunk_rows, chunks
+from .._io import atomic_path
 from .._validate import ArrayLike, as_tensor, positive
+from ..core.discrete import iterate
 from ..core.lagrangians import Lagrangian, LogSumExp, RecLag
 from ..core.network import MHN
-from ..core.discrete import iterate
 from .features import FeatureSet
 from .training import SFNN, Covariance, Objective, normalize_rows, train_sfnn
 
@@ -39,32 +45,48 @@ RECLAG_SETTINGS = {
 }
 
 
-class Detector:
-    """Base class. Subclasses set ``needs_logits`` / ``needs_labels`` and implement ``_fit`` / ``_score``."""
+class Detector(BaseEstimator):
+    """Base class. Subclasses set ``needs_logits`` / ``needs_labels`` and implement ``_fit`` / ``_score``.
+
+    scikit-learn conventions: the ``__init__`` arguments are attributes of the same name, so
+    ``get_params`` / ``set_params`` and ``sklearn.base.clone`` work; :meth:`score_samples` and
+    :meth:`predict` return NumPy arrays when the features came in as a NumPy array (tensors
+    otherwise).
+    """
 
     #: score_samples needs the classifier's logits
     needs_logits: bool = False
-    #: fit needs labels (and logits) of the training samples
+    #: fit needs labels of the training samples (and logits too when needs_logits: to keep the
+    #: correctly classified ones)
     needs_labels: bool = False
     #: fitting depends on a random seed (repeat it over trials)
     stochastic: bool = False
+    #: a reference baseline (not a method of the paper), marked as such in reports
+    reference: bool = False
 
     def fit(self, features: ArrayLike | FeatureSet, labels: ArrayLike | None = None,
-            logits: ArrayLike | None = None) -> "Detector":
+            logits: ArrayLike | None = None) -> Detector:
         """Fit on ID training data; returns ``self``."""
         data = _as_set(features, logits, labels, "training data")
-        if self.needs_labels and (data.labels is None or data.logits is None):
-            raise ValueError(f"{type(self).__name__}.fit needs labels and logits of the training samples "
-                             "(to keep the correctly classified ones)")
+        if self.needs_labels and (data.labels is None or (self.needs_logits and data.logits is None)):
+            what = "labels and logits" if self.needs_logits else "labels"
+            raise ValueError(f"{type(self).__name__}.fit needs {what} of the training samples"
+                             + (" (to keep the correctly classified ones)" if self.needs_logits else ""))
         if self.needs_logits and data.logits is None:
             raise ValueError(f"{type(self).__name__}.fit needs logits")
         self._fit(data)
         self.n_features_ = data.dim
         return self
 
-    def score_samples(self, features: ArrayLike | FeatureSet, logits: ArrayLike | None = None) -> torch.Tensor:
-        """ID scores, shape ``(n,)``: higher = more in-distribution."""
-        return self._score(self._check(features, logits))
+    def score_samples(self, features: ArrayLike | FeatureSet, logits: ArrayLike | None = None) -> torch.Tensor | np.ndarray:
+        """ID scores, shape ``(n,)``: higher = more in-distribution (NumPy in, NumPy out)."""
+        return _like_input(self._score(self._check(features, logits)), features)
+
+    def predict(self, features: ArrayLike | FeatureSet, threshold: float,
+                logits: ArrayLike | None = None) -> torch.Tensor | np.ndarray:
+        """1 for in-distribution (score >= ``threshold``), 0 for OOD; shape ``(n,)``, integers."""
+        scores = self._score(self._check(features, logits))
+        return _like_input((scores >= float(threshold)).to(torch.int64), features)
 
     def _check(self, features: ArrayLike | FeatureSet, logits: ArrayLike | None) -> FeatureSet:
         if not hasattr(self, "n_features_"):
@@ -82,10 +104,12 @@ class Detector:
     def _score(self, data: FeatureSet) -> torch.Tensor:
         raise NotImplementedError
 
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
-                           if not k.endswith("_") and not k.startswith("needs"))
-        return f"{type(self).__name__}({params})"
+
+def _like_input(out: torch.Tensor, features) -> torch.Tensor | np.ndarray:
+    """NumPy when the features came in as NumPy, else the tensor."""
+    if isinstance(features, np.ndarray):
+        return out.detach().cpu().numpy()
+    return out
 
 
 def _as_set(features, logits, labels, name) -> FeatureSet:
@@ -102,7 +126,9 @@ class MSP(Detector):
     needs_logits = True
 
     def _score(self, data: FeatureSet) -> torch.Tensor:
-        return torch.log_softmax(data.logits, -1).amax(-1).exp()
+        # in float64 (at least): float32 rounds every confident max softmax to 1.0, which ties
+        lg = data.logits if data.logits.dtype == torch.float64 else data.logits.double()
+        return torch.log_softmax(lg, -1).amax(-1).exp()
 
 
 class Energy(Detector):
@@ -219,7 +245,7 @@ class MemoryDetector(Detector):
         """Scores along the network's own discrete dynamics (eq 12) from the test features:
         shape ``(steps + 1, n)``, row k after k steps (row 0 = :meth:`score_samples`). Each
         sample evolves in the network of its predicted class (fixed at step 0)."""
-        return self._evolve(self._check(features, logits), steps)
+        return _like_input(self._evolve(self._check(features, logits), steps), features)
 
     def _evolve(self, data: FeatureSet, steps: int) -> torch.Tensor:
         v0 = self._state(data)
@@ -302,6 +328,26 @@ def _correct_by_class(data: FeatureSet) -> list[torch.Tensor]:
     return out
 
 
+#: warn when more than this share of ID test points starts in B0 (they go to the origin and tie)
+B0_WARN_SHARE = 0.10
+
+
+class B0Warning(UserWarning):
+    """Many ID test points start in B0 = {G < 0}: γ is too high for the dynamics (they go to the
+    origin in one step and tie, so FPR95 after the dynamics is 1 once the share passes 1 − TPR)."""
+
+
+def warn_b0(share: float, name: str = "RecLag", limit: float = B0_WARN_SHARE) -> str:
+    """Warn (:class:`B0Warning`) and return the message when ``share`` > ``limit``; else ``""``."""
+    if not share > limit:
+        return ""
+    msg = (f"{name}: {100 * share:.1f}% of the ID test points start in B0 (G < 0) and go to the origin in one step, "
+           f"where they tie (FPR95 after the dynamics is 1 once this passes 5 %); lower gamma_quantile, set gamma on "
+           f"held-out ID data (calibration > 0), or check that the ID test data resemble the ID training data")
+    warnings.warn(msg, B0Warning, stacklevel=3)
+    return msg
+
+
 class RecLagDetector(MemoryDetector):
     """The RecLag-based MHN (RecLag paper §5–6): score ``lse(β xi v)`` (:func:`score_lse`), which
     is ``G + log γ`` (``network(c).gate_value(v) + log_gamma_[c]``, eq 13) and ``log p_H`` up to
@@ -312,12 +358,18 @@ class RecLagDetector(MemoryDetector):
     class, raw features, 50 epochs), scored with the predicted class. Any explicit argument
     overrides the setting.
 
-    The dynamics (:meth:`evolve`) use ``RecLag(β, γ)`` with ``log γ`` the ``gamma_quantile``
-    quantile of the ID training scores (per class): that fraction of the ID training samples
-    starts in B0 = {G < 0} and is sent to the origin in one step (Theorem 1), like the OOD
-    samples the threshold rejects. Keep it below 1 − TPR: all states at the origin tie, so if
-    more than 5 % of ID test samples end there, FPR95 after the dynamics is 1 by construction
-    (on digits, the 0.05 quantile of training scores put 12 % of ID test samples there).
+    γ only matters for the dynamics (:meth:`evolve`, ``RecLag(β, γ)``): states with
+    ``score < log γ`` start in B0 = {G < 0} and are sent to the origin in one step (Theorem 1),
+    where they all tie. It must be set on held-out ID data: :meth:`fit` holds out a seeded
+    ``calibration`` fraction of the ID training samples (per class), trains xi on the rest and
+    sets ``log γ`` at the ``gamma_quantile`` quantile of the held-out scores, so about that share
+    of ID test points starts in B0 (:meth:`b0_share`). ``gamma_scope="global"`` (default): one
+    quantile of all held-out scores, the same threshold on the score as the one FPR95 is read at,
+    so the points sent to the origin are the lowest-scoring ones; ``"class"``: one quantile per
+    class (noisy with few held-out samples per class: below about 1/(n + 1) it cannot go). Training scores are biased
+    upward: ``calibration=0`` (γ from them, the old behaviour) put 7–67 % of ID test points in B0
+    and made FPR95 1 at step 1. An explicit ``gamma`` or ``log_gamma`` (a number, or one per
+    class) is used as given, and then xi is trained on all the data.
     """
 
     stochastic = True
@@ -326,48 +378,190 @@ class RecLagDetector(MemoryDetector):
                  classwise: bool | None = None, normalize: float | None | str = "setting",
                  objective: Objective = "mc", n_samples: int = 5, covariance: Covariance = "diagonal",
                  epochs: int | None = None, lr: float = 1e-3, batch_size: int = 50, seed: int = 0,
-                 gamma_quantile: float = 0.02, progress: bool | None = None) -> None:
+                 gamma_quantile: float = 0.02, calibration: float = 0.2, gamma_scope: str = "global",
+                 gamma: float | None = None,
+                 log_gamma: float | Sequence[float] | None = None, progress: bool | None = None) -> None:
         if setting not in RECLAG_SETTINGS:
             raise ValueError(f"setting must be one of {', '.join(RECLAG_SETTINGS)}, got {setting!r}")
         base = RECLAG_SETTINGS[setting]
         self.setting = setting
+        self.beta = beta
+        # the setting's values are stored resolved, so get_params/clone reproduce the estimator
+        self.n_memories = base["n_memories"] if n_memories is None else n_memories
         self.classwise = base["classwise"] if classwise is None else bool(classwise)
         self.normalize = base["normalize"] if normalize == "setting" else normalize
-        self.train_kwargs = dict(
-            n_memories=base["n_memories"] if n_memories is None else n_memories, beta=beta, objective=objective,
-            n_samples=n_samples, covariance=covariance, normalize=self.normalize,
-            epochs=base["epochs"] if epochs is None else epochs, lr=lr, batch_size=batch_size, seed=seed,
-            progress=progress)
+        self.epochs = base["epochs"] if epochs is None else epochs
+        self.objective, self.n_samples, self.covariance = objective, n_samples, covariance
+        self.lr, self.batch_size, self.seed, self.progress = lr, batch_size, seed, progress
         if not 0.0 < float(gamma_quantile) < 1.0:
             raise ValueError(f"gamma_quantile must be in (0, 1), got {gamma_quantile!r}")
-        self.gamma_quantile = float(gamma_quantile)
+        if not 0.0 <= float(calibration) < 1.0:
+            raise ValueError(f"calibration must be in [0, 1), got {calibration!r}")
+        if gamma is not None and log_gamma is not None:
+            raise ValueError("give gamma or log_gamma, not both")
+        if gamma is not None:
+            positive(gamma, "gamma")
+        if gamma_scope not in ("global", "class"):
+            raise ValueError(f"gamma_scope must be 'global' or 'class', got {gamma_scope!r}")
+        self.gamma_quantile = gamma_quantile
+        self.calibration = calibration
+        self.gamma_scope = gamma_scope
+        self.gamma = gamma
+        self.log_gamma = log_gamma
         self.needs_logits = self.needs_labels = self.classwise
 
+    @property
+    def train_kwargs(self) -> dict:
+        """The :func:`train_sfnn` arguments of this detector."""
+        return dict(n_memories=self.n_memories, beta=self.beta, objective=self.objective, n_samples=self.n_samples,
+                    covariance=self.covariance, normalize=self.normalize, epochs=self.epochs, lr=self.lr,
+                    batch_size=self.batch_size, seed=self.seed, progress=self.progress)
+
     @classmethod
-    def from_model(cls, model: SFNN, gamma_quantile: float = 0.02) -> "RecLagDetector":
-        """A detector around an already trained :class:`SFNN` (call :meth:`fit` to set γ)."""
+    def from_model(cls, model: SFNN, gamma_quantile: float = 0.02, **kwargs) -> RecLagDetector:
+        """A detector around an already trained :class:`SFNN`; :meth:`fit` then only sets γ, on
+        all the data it is given (pass held-out ID data)."""
         det = cls(classwise=model.n_classes > 1, normalize=model.normalize, beta=model.beta,
-                  gamma_quantile=gamma_quantile)
+                  n_memories=model.xi.shape[1], gamma_quantile=gamma_quantile, **kwargs)
         det.model_ = model
         return det
 
     def _fit(self, data: FeatureSet) -> None:
+        explicit = self.gamma is not None or self.log_gamma is not None
+        pretrained = hasattr(self, "model_") and getattr(self, "_pretrained", True)
+        split = not (pretrained or explicit or float(self.calibration) == 0.0)
+        if split:  # held out per label (or at random without labels), before anything else
+            strata = data.labels if data.labels is not None else torch.zeros(len(data), dtype=torch.long)
+            cal = _held_out(strata, int(strata.max()) + 1, float(self.calibration), self.seed)
+            train_set = data.subset(torch.nonzero(~cal).flatten())
+            cal_set = data.subset(torch.nonzero(cal).flatten())
+        else:
+            train_set = cal_set = data
         if self.classwise:
-            correct = _correct_by_class(data)
+            correct = _correct_by_class(train_set)
             x = torch.cat(correct)
             classes = torch.cat([torch.full((len(s),), c, dtype=torch.long) for c, s in enumerate(correct)])
         else:
-            x, classes = data.features, None
-        if not hasattr(self, "model_"):
+            x, classes = train_set.features, None
+        if not pretrained:
             self.model_ = train_sfnn(x, classes, **self.train_kwargs)
+            self._pretrained = False
         self.memories_ = list(self.model_.xi)
-        self.beta = self.model_.beta
-        scores = self.model_.score(x, classes)
-        classes = torch.zeros_like(scores, dtype=torch.long) if classes is None else classes
-        self.log_gamma_ = [float(torch.quantile(scores[classes == c].double(), self.gamma_quantile))
-                           for c in range(len(self.memories_))]
+        n = len(self.memories_)
+        if explicit:
+            self.n_calibration_ = 0
+            lg = math.log(float(self.gamma)) if self.gamma is not None else self.log_gamma
+            lg = [float(v) for v in lg] if isinstance(lg, (Sequence, np.ndarray, torch.Tensor)) else [float(lg)] * n
+            if len(lg) != n:
+                raise ValueError(f"log_gamma: give one value or one per class ({n}), got {len(lg)}")
+            self.log_gamma_ = lg
+            return
+        if split or pretrained:
+            # held-out ID data scored as test data are: all of it, each with its predicted class
+            scores, cls = self._score(cal_set).double(), self._classes(cal_set)
+        else:  # calibration=0: the training scores (biased upward; the old behaviour)
+            scores = self.model_.score(x, classes).double()
+            cls = torch.zeros_like(scores, dtype=torch.long) if classes is None else classes.to(scores.device)
+        self.n_calibration_ = len(scores)
+        # held out: the k-th smallest score, k = max(1, ⌊q(n+1)⌋), so that the expected share of ID
+        # test points below it is k/(n+1) <= q (split conformal; linear interpolation between the
+        # two smallest of 40 held-out scores put 4-7 % of the ID test points in B0 at q = 0.02)
+        quantile = _conformal_quantile if (split or pretrained) else _quantile
+        q = float(self.gamma_quantile)
+        if self.gamma_scope == "global":
+            self.log_gamma_ = [quantile(scores, q)] * n
+            return
+        overall = quantile(scores, q)  # for a class with no held-out sample
+        self.log_gamma_ = [quantile(scores[cls == c], q) if bool((cls == c).any()) else overall for c in range(n)]
 
     def _lagrangian(self, c: int) -> Lagrangian:
         lg = self.log_gamma_[c]
         # raw (unnormalised) features give scores, hence log γ, beyond float range for γ itself
         return RecLag(self.beta, log_gamma=lg)
+
+    # -- diagnostics ----------------------------------------------------------------------------
+    def b0_share(self, features: ArrayLike | FeatureSet, logits: ArrayLike | None = None) -> float:
+        """Share of the given points that start in B0 = {G < 0} (``score < log γ`` of their
+        class): they go to the origin in one step of the dynamics (Theorem 1) and tie there."""
+        data = self._check(features, logits)
+        scores = self._score(data)
+        lg = torch.as_tensor(self.log_gamma_, dtype=torch.float64, device=scores.device)[self._classes(data)]
+        return float((scores.double() < lg).double().mean()) if len(data) else 0.0
+
+    def memory_movement(self) -> float:
+        """``‖xi_trained − xi_init‖ / ‖xi_init‖`` (all memories, Frobenius); NaN when the
+        initial memories are unknown (a model saved without them)."""
+        return self.model_.memory_movement()
+
+    def beta_scale(self, features: ArrayLike | FeatureSet, logits: ArrayLike | None = None) -> float:
+        """``β·‖xi‖·‖v‖`` (medians over the memories and the given states): when it is ≫ 1,
+        lse is a max and the score is the cosine similarity to the nearest memory (times that)."""
+        v = self._state(self._check(features, logits))
+        xi_norm = float(torch.cat(self.memories_).norm(dim=-1).median())
+        return float(self.beta) * xi_norm * float(v.norm(dim=-1).median())
+
+    def diagnostics(self, features: ArrayLike | FeatureSet, logits: ArrayLike | None = None) -> dict[str, float]:
+        """What the score is made of, on ID test data: ``memory_movement``, ``beta_scale`` and
+        ``b0_share`` (see those methods)."""
+        return {"memory_movement": self.memory_movement(), "beta_scale": self.beta_scale(features, logits),
+                "b0_share": self.b0_share(features, logits)}
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the fitted detector to ``path`` (atomically; a ``.pt`` file readable with
+        ``torch.load(weights_only=True)``); :meth:`load` gives identical scores."""
+        if not hasattr(self, "log_gamma_"):
+            raise ValueError("RecLagDetector is not fitted; call fit first")
+        params = self.get_params(deep=False)
+        if params.get("log_gamma") is not None and not isinstance(params["log_gamma"], (int, float)):
+            params["log_gamma"] = [float(v) for v in params["log_gamma"]]
+        state = {"format": "hopdyn.RecLagDetector/1", "params": params, "model": self.model_.state(),
+                 "log_gamma_": [float(v) for v in self.log_gamma_], "n_features_": int(self.n_features_),
+                 "n_calibration_": int(getattr(self, "n_calibration_", 0))}
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RecLagDetector:
+        """Read a detector written by :meth:`save`."""
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"no such detector file: {path}")
+        state = torch.load(p, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != "hopdyn.RecLagDetector/1":
+            raise ValueError(f"{path} is not a hopdyn RecLagDetector file")
+        det = cls(**state["params"])
+        det.model_ = SFNN.from_state(state["model"])
+        det._pretrained = False
+        det.memories_ = list(det.model_.xi)
+        det.log_gamma_ = list(state["log_gamma_"])
+        det.n_features_ = int(state["n_features_"])
+        det.n_calibration_ = int(state.get("n_calibration_", 0))
+        return det
+
+
+def _quantile(scores: torch.Tensor, q: float) -> float:
+    return float(torch.quantile(scores.double(), q))
+
+
+def _conformal_quantile(scores: torch.Tensor, q: float) -> float:
+    """The k-th smallest score, ``k = max(1, ⌊q (n + 1)⌋)``: a new exchangeable score falls
+    below it with probability ``k / (n + 1)`` (<= q unless n < 1/q − 1)."""
+    k = max(1, math.floor(q * (len(scores) + 1)))
+    return float(scores.double().sort().values[k - 1])
+
+
+def _held_out(classes: torch.Tensor, n_classes: int, fraction: float, seed: int) -> torch.Tensor:
+    """A seeded boolean mask of ``fraction`` of the samples of each class (at least one, and at
+    least one left for training; a class of one sample is used for both)."""
+    g = torch.Generator().manual_seed(int(seed) + 7919)  # not train_sfnn's stream
+    mask = torch.zeros(len(classes), dtype=torch.bool)
+    cls = classes.cpu()
+    for c in range(n_classes):
+        idx = torch.nonzero(cls == c).flatten()
+        n = len(idx)
+        if n < 2:
+            continue
+        k = min(max(1, round(fraction * n)), n - 1)
+        mask[idx[torch.randperm(n, generator=g)[:k]]] = True
+    return mask

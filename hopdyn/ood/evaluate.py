@@ -15,19 +15,23 @@ from tqdm.auto import tqdm
 
 from .._io import format_table
 from .._validate import positive_int
-from .detectors import MSP, SHE, Detector, Energy, MHE, ReAct, RecLagDetector
+from .detectors import MHE, MSP, SHE, Detector, Energy, ReAct, RecLagDetector, warn_b0
 from .features import FeatureSet
 from .metrics import CONVENTIONS, Positive, RocCurve, evaluate, roc_curve
+from .references import REFERENCES
 
 DetectorFactory = Callable[[int], Detector]
 
 
 def default_detectors(reclag: Mapping[str, Mapping] | None = None, *, mhe_beta: float = 0.01,
-                      react_percentile: float = 90.0) -> dict[str, DetectorFactory]:
+                      react_percentile: float = 90.0, references: bool = False) -> dict[str, DetectorFactory]:
     """The paper's line-up: MSP, Energy, ReAct, MHE, SHE and RecLag variants.
 
     ``reclag`` maps a row name to :class:`RecLagDetector` keyword arguments (default: one row
     ``"RecLag"`` with the paper's setting); each factory takes the trial's seed.
+    ``references=True`` adds the reference rows (marked so in reports): ``"RecLag (untrained)"``
+    (the first RecLag row's options with ``epochs=0``: memories = random training rows) and
+    :data:`hopdyn.ood.references.REFERENCES` (``"Mahalanobis"``, ``"kNN"``, ``"GMM"``).
     """
     reclag = {"RecLag": {}} if reclag is None else reclag
     out: dict[str, DetectorFactory] = {
@@ -39,7 +43,20 @@ def default_detectors(reclag: Mapping[str, Mapping] | None = None, *, mhe_beta: 
     }
     for name, kwargs in reclag.items():
         out[name] = lambda seed, kw=dict(kwargs): RecLagDetector(**{**kw, "seed": seed})
+    if references:
+        first = dict(next(iter(reclag.values()), {}))
+        out[UNTRAINED] = lambda seed, kw=first: _untrained(RecLagDetector(**{**kw, "seed": seed, "epochs": 0}))
+        out.update(REFERENCES)
     return out
+
+
+#: the name of the untrained-memories reference row
+UNTRAINED = "RecLag (untrained)"
+
+
+def _untrained(det: RecLagDetector) -> RecLagDetector:
+    det.reference = True
+    return det
 
 
 def trimmed(values: list[float]) -> tuple[float, float]:
@@ -58,6 +75,13 @@ class OODReport:
     ``objectives[method]`` the held-out ID objectives of trained RecLag models (``nll``: exact
     negative log marginal; ``mc_loss``: the MC surrogate) per trial; ``skipped`` says why a
     method did not run. The scores of the first trial are kept (not in JSON) for ROC curves.
+
+    ``references``: the methods that are reference baselines, not the paper's (marked in the
+    tables). ``diagnostics[method]`` (RecLag rows), per trial, on the ID test data:
+    ``memory_movement`` (‖xi_trained − xi_init‖/‖xi_init‖), ``beta_scale`` (β·‖xi‖·‖v‖; ≫ 1 means
+    the score is the nearest-memory cosine similarity) and ``b0_share`` (share of ID test points
+    in B0 = {G < 0}, sent to the origin by the dynamics). ``warnings``: the messages of warnings
+    raised (e.g. :class:`hopdyn.ood.detectors.B0Warning`).
     """
 
     methods: list[str]
@@ -71,6 +95,9 @@ class OODReport:
     objectives: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     convention: str = ""
+    references: list[str] = field(default_factory=list)
+    diagnostics: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     _id_scores: dict = field(default_factory=dict, repr=False)
     _ood_scores: dict = field(default_factory=dict, repr=False)
     _detectors: dict = field(default_factory=dict, repr=False)
@@ -91,7 +118,8 @@ class OODReport:
         rows = []
         for m, row in self.summary(metric).items():
             n = len({"fpr": self.fpr, "auroc": self.auroc}[metric][m][self.ood_sets[0]])
-            rows.append([m] + [f"{100 * mu:.2f}" + (f" ± {100 * sd:.2f}" if n > 1 else "") for mu, sd in row.values()])
+            label = f"{m} (reference)" if m in self.references else m
+            rows.append([label] + [f"{100 * mu:.2f}" + (f" ± {100 * sd:.2f}" if n > 1 else "") for mu, sd in row.values()])
         return format_table(["Method", *self.ood_sets, "Average"], rows)
 
     def markdown(self) -> str:
@@ -109,6 +137,19 @@ class OODReport:
                     for m, v in self.objectives.items()]
             parts.append("\n### RecLag training, held-out ID data (per sample)\n\n"
                          + format_table(["Method", "exact NLL", "MC loss (M=5)", "fit time (s)"], rows))
+        if self.diagnostics:
+            rows = [[m, *(f"{100 * trimmed(v[k])[0]:.3g}" if k != "beta_scale" else f"{trimmed(v[k])[0]:.4g}"
+                          for k in ("memory_movement", "beta_scale", "b0_share"))]
+                    for m, v in self.diagnostics.items()]
+            parts.append("\n### RecLag diagnostics (ID test data)\n\n"
+                         + format_table(["Method", "memory movement (%)", "β·‖ξ‖·‖v‖", "ID test in B0 (%)"], rows)
+                         + "\n\nβ·‖ξ‖·‖v‖ ≫ 1: lse is a max and the score is the cosine similarity to the nearest memory. "
+                           "Points in B0 go to the origin in one step of the dynamics and tie there.")
+        if self.references:
+            parts.append("\n(reference): baselines outside the paper, for comparison: " + ", ".join(self.references)
+                         + ".")
+        for w in self.warnings:
+            parts.append(f"\nWarning: {w}")
         if self.skipped:
             parts.append("\nSkipped: " + "; ".join(f"{m}: {why}" for m, why in self.skipped.items()))
         return "\n".join(p for p in parts if p) + "\n"
@@ -152,7 +193,7 @@ def evaluate_detectors(
                              f"{id_train.logits.shape[1]}")
     if id_train.labels is not None and int(id_train.labels.unique().numel()) < 2:
         raise ValueError(f"{id_train.name}: labels contain a single class; OOD detection with a classifier needs >= 2")
-    detectors = default_detectors() if detectors is None else detectors
+    detectors = default_detectors(references=True) if detectors is None else detectors
     report = OODReport(methods=[], ood_sets=list(ood), fpr={}, auroc={}, tpr=float(tpr), positive=positive,
                        fit_seconds={}, score_seconds={}, convention=CONVENTIONS[positive])
     test_sets = [id_test, *ood.values()]
@@ -178,6 +219,8 @@ def evaluate_detectors(
             report.fpr[name] = {k: [] for k in ood}
             report.auroc[name] = {k: [] for k in ood}
             report._id_scores[name], report._ood_scores[name], report._detectors[name] = id_scores, ood_scores, det
+            if det.reference:
+                report.references.append(name)
         for k, sc in ood_scores.items():
             m = evaluate(id_scores, sc, tpr, positive)
             report.fpr[name][k].append(m.fpr)
@@ -186,12 +229,20 @@ def evaluate_detectors(
             classes = id_test.predicted if det.classwise else None
             for key, value in det.model_.objectives(id_test.features, classes).items():
                 report.objectives.setdefault(name, {}).setdefault(key, []).append(value)
+            for key, value in det.diagnostics(id_test).items():
+                report.diagnostics.setdefault(name, {}).setdefault(key, []).append(value)
+    for name, diag in report.diagnostics.items():
+        msg = warn_b0(float(np.mean(diag["b0_share"])), name)
+        if msg:
+            report.warnings.append(msg)
     return report
 
 
 def _missing_inputs(det: Detector, id_train: FeatureSet, test_sets: list[FeatureSet]) -> str:
-    if det.needs_labels and (id_train.labels is None or id_train.logits is None):
+    if det.needs_labels and det.needs_logits and (id_train.labels is None or id_train.logits is None):
         return "needs 'labels' and 'logits' in the ID training file"
+    if det.needs_labels and id_train.labels is None:
+        return "needs 'labels' in the ID training file"
     if det.needs_logits:
         lacking = [s.name for s in [id_train, *test_sets] if s.logits is None]
         if lacking:

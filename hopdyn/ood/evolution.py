@@ -8,12 +8,12 @@ stored ID features) while RecLag keeps it (OOD states fall to the origin, Theore
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._validate import positive_int
-from .detectors import MemoryDetector
+from .detectors import MemoryDetector, RecLagDetector, warn_b0
 from .features import FeatureSet
 from .metrics import CONVENTIONS, Positive, evaluate
 
@@ -27,6 +27,10 @@ class ScoreEvolution:
         id_scores, ood_scores: ``{method: (K+1, n)}`` score of every sample at every step.
         fpr, auroc: ``{method: (K+1,)}`` FPR at ``tpr`` and AUROC at every step.
         ood_name, tpr, positive, convention: what was compared and how.
+        b0_share: ``{method: share}`` of the ID test points that start in B0 = {G < 0} (RecLag
+            rows): they go to the origin at step 1 and tie there, so FPR95 from step 1 on is 1
+            once it passes 1 − tpr (a :class:`~hopdyn.ood.detectors.B0Warning` above 10 %).
+        warnings: the messages of those warnings.
     """
 
     steps: np.ndarray
@@ -38,6 +42,8 @@ class ScoreEvolution:
     tpr: float
     positive: str
     convention: str
+    b0_share: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def methods(self) -> list[str]:
@@ -57,7 +63,7 @@ def score_evolution(
     """Evolve ID and OOD test features under each fitted detector's network for ``steps`` steps
     and evaluate the scores at every step."""
     steps = positive_int(steps, "steps", minimum=0)
-    id_s, ood_s, fpr, auc = {}, {}, {}, {}
+    id_s, ood_s, fpr, auc, b0, warned = {}, {}, {}, {}, {}, []
     for name, det in detectors.items():
         if not isinstance(det, MemoryDetector):
             raise ValueError(f"{name}: {type(det).__name__} has no dynamics; use MHE, SHE or RecLagDetector")
@@ -67,5 +73,10 @@ def score_evolution(
         id_s[name], ood_s[name] = a, b
         fpr[name] = np.array([m.fpr for m in metrics])
         auc[name] = np.array([m.auroc for m in metrics])
+        if isinstance(det, RecLagDetector):
+            b0[name] = det.b0_share(id_test)
+            msg = warn_b0(b0[name], name)
+            if msg:
+                warned.append(msg)
     return ScoreEvolution(np.arange(steps + 1), id_s, ood_s, fpr, auc, ood_name or ood.name, float(tpr), positive,
-                          CONVENTIONS[positive])
+                          CONVENTIONS[positive], b0, warned)

@@ -1,4 +1,4 @@
-"""OOD detection metrics: the ROC curve, FPR at a given TPR (FPR95) and AUROC.
+"""OOD detection metrics: the ROC curve, FPR at a given TPR (FPR95), AUROC and AUPR.
 
 Scores are *in-distribution scores*: higher means more in-distribution. Two conventions exist
 and give different FPR95 on the same scores (SPEC, "OOD detection"):
@@ -103,6 +103,24 @@ def auroc(id_scores: ArrayLike, ood_scores: ArrayLike) -> float:
     """Area under the ROC curve: ``P(s_ID > s_OOD) + ½ P(s_ID = s_OOD)``; the same whichever
     class is positive."""
     return roc_curve(id_scores, ood_scores).auroc
+
+
+def aupr(id_scores: ArrayLike, ood_scores: ArrayLike, positive: Positive = "id") -> float:
+    """Area under the precision-recall curve of the ``positive`` class, as average precision
+    ``Σ_n (R_n − R_{n−1}) P_n`` over the distinct thresholds from high to low (tied scores are one
+    threshold), which is ``sklearn.metrics.average_precision_score``. Unlike AUROC it depends on
+    which class is positive (AUPR-In: ``positive="id"``, AUPR-Out: ``positive="ood"``) and on the
+    ratio of ID to OOD samples (chance level = fraction of positives)."""
+    pos, neg = _signed(id_scores, ood_scores, _check_positive(positive))
+    s = np.concatenate([pos, neg])
+    y = np.concatenate([np.ones(pos.size), np.zeros(neg.size)])
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1]
+    tp = np.cumsum(y)[last]
+    precision = tp / (last + 1)
+    recall = tp / pos.size
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,12 @@ Covariance = Literal["diagonal", "full"]
 
 
 def normalize_rows(x: torch.Tensor, norm: float | None) -> torch.Tensor:
-    """Rescale each row to L2 norm ``norm`` (the paper uses 10); ``None`` leaves ``x`` alone."""
+    """Rescale each row to L2 norm ``norm`` (the paper uses 10); ``None`` leaves ``x`` alone. An
+    all-zero row stays 0 (``norm / 0`` would make it NaN)."""
     if norm is None:
         return x
-    return x * (norm / x.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny))
+    n = x.norm(dim=-1, keepdim=True)
+    return x * torch.where(n > 0, norm / torch.where(n > 0, n, torch.ones_like(n)), torch.zeros_like(n))
 
 
 @dataclass(eq=False)
@@ -60,6 +62,7 @@ class SFNN:
         beta: inverse temperature of ``p_H``.
         normalize: features are rescaled to this norm before anything else (None: not at all).
         history: training loss per epoch.
+        xi_init: the memories before training (random training rows), or None.
     """
 
     xi: torch.Tensor
@@ -68,6 +71,8 @@ class SFNN:
     beta: float
     normalize: float | None
     history: list[float] = field(default_factory=list)
+    #: the memories before training (None: unknown), for :meth:`memory_movement`
+    xi_init: torch.Tensor | None = None
 
     @property
     def n_classes(self) -> int:
@@ -169,26 +174,42 @@ class SFNN:
             return {"nll": float(self.exact_loss(x, classes).mean()),
                     "mc_loss": float(self.mc_loss(x, classes, n_samples, g).mean())}
 
+    def memory_movement(self) -> float:
+        """How far training moved the memories: ``‖xi − xi_init‖ / ‖xi_init‖`` (Frobenius, all
+        memories); NaN when the initial memories are unknown."""
+        if self.xi_init is None:
+            return math.nan
+        return float((self.xi.detach() - self.xi_init).norm() / self.xi_init.norm().clamp_min(1e-300))
+
+    def state(self) -> dict:
+        """Plain contents (tensors, numbers, lists) for ``torch.save``, readable with ``weights_only=True``."""
+        return {"xi": self.xi.detach(), "log_prec_diag": self.log_prec_diag.detach(),
+                "prec_offdiag": None if self.prec_offdiag is None else self.prec_offdiag.detach(),
+                "beta": self.beta, "normalize": self.normalize, "history": list(self.history),
+                "xi_init": None if self.xi_init is None else self.xi_init.detach()}
+
+    @classmethod
+    def from_state(cls, state: dict, source: str = "state") -> SFNN:
+        """The model of :meth:`state`."""
+        missing = {"xi", "log_prec_diag", "prec_offdiag", "beta", "normalize"} - set(state)
+        if missing:
+            raise ValueError(f"{source} is not a hopdyn SFNN model (missing {', '.join(sorted(missing))})")
+        return cls(state["xi"], state["log_prec_diag"], state["prec_offdiag"], float(state["beta"]),
+                   state["normalize"], list(state.get("history", [])), state.get("xi_init"))
+
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write the model to ``path`` (a ``.pt`` file readable with ``weights_only=True``)."""
-        state = {"xi": self.xi.detach(), "log_prec_diag": self.log_prec_diag.detach(),
-                 "prec_offdiag": None if self.prec_offdiag is None else self.prec_offdiag.detach(),
-                 "beta": self.beta, "normalize": self.normalize, "history": list(self.history)}
         with atomic_path(path) as tmp:
-            torch.save(state, tmp)
+            torch.save(self.state(), tmp)
 
     @classmethod
-    def load(cls, path: str | Path) -> "SFNN":
+    def load(cls, path: str | Path) -> SFNN:
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"no such model file: {path}")
         state = torch.load(p, map_location="cpu", weights_only=True)
-        missing = {"xi", "log_prec_diag", "prec_offdiag", "beta", "normalize"} - set(state)
-        if missing:
-            raise ValueError(f"{path} is not a hopdyn SFNN model (missing {', '.join(sorted(missing))})")
-        return cls(state["xi"], state["log_prec_diag"], state["prec_offdiag"], float(state["beta"]),
-                   state["normalize"], list(state.get("history", [])))
+        return cls.from_state(state, str(path))
 
 
 def train_sfnn(
@@ -270,6 +291,7 @@ def train_sfnn(
         else torch.zeros(n_classes, x.shape[1], x.shape[1], dtype=x.dtype, device=x.device, requires_grad=True),
         beta=beta,
         normalize=normalize,
+        xi_init=torch.stack(xi).detach().clone(),
     )
     opt = Adam(model.parameters(), lr)
     show = epochs >= 20 if progress is None else bool(progress)

@@ -37,7 +37,11 @@ def test_user_features_json_and_markdown(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "FPR95 (%)" in text and "AUROC (%)" in text and "ID is the positive class" in text
     rep = json.loads(out.read_text())["report"]
-    assert rep["methods"] == ["MSP", "Energy", "ReAct", "MHE", "SHE", "RecLag"]
+    assert rep["methods"] == ["MSP", "Energy", "ReAct", "MHE", "SHE", "RecLag", "RecLag (untrained)", "Mahalanobis",
+                              "kNN", "GMM"]
+    assert rep["references"] == ["RecLag (untrained)", "Mahalanobis", "kNN", "GMM"]
+    assert set(rep["diagnostics"]["RecLag"]) >= {"memory_movement", "beta_scale", "b0_share"}
+    assert "(reference)" in md.read_text() and "RecLag diagnostics" in md.read_text()
     assert len(rep["fpr"]["RecLag"]["far"]) == 3 and len(rep["fpr"]["MSP"]["far"]) == 1
     assert rep["positive"] == "id" and set(rep["objectives"]["RecLag"]) == {"nll", "mc_loss"}
     assert all(0.0 <= v <= 1.0 for m in rep["fpr"].values() for vs in m.values() for v in vs)
@@ -52,7 +56,9 @@ def test_features_only_skips_logit_methods_and_ood_positive(tmp_path, capsys):
     out = tmp_path / "r.json"
     assert main(ood_args(p, "--json", str(out), "--positive", "ood", "--objective", "exact")) == 0
     rep = json.loads(out.read_text())["report"]
-    assert rep["methods"] == ["RecLag (exact)"] and "needs 'logits'" in rep["skipped"]["MSP"]
+    # without labels and logits: the RecLag row and the label-free references (Mahalanobis needs labels)
+    assert rep["methods"] == ["RecLag (exact)", "RecLag (untrained)", "kNN", "GMM"]
+    assert "needs 'logits'" in rep["skipped"]["MSP"] and "Mahalanobis" in rep["skipped"]
     assert "OOD is the positive class" in rep["convention"]
 
 

@@ -18,8 +18,13 @@ def test_digits_demo_small():
     assert rep.ood_sets == ["digits 6-9", "inverted", "noise", "shuffled", "rotated"]
     assert res.test_accuracy > 0.9
     s = rep.summary("fpr")
-    assert set(s) == {"MSP", "Energy", "ReAct", "MHE", "SHE", "RecLag"}
+    assert set(s) == {"MSP", "Energy", "ReAct", "MHE", "SHE", "RecLag", "RecLag (untrained)", "Mahalanobis", "kNN", "GMM"}
+    assert rep.references == ["RecLag (untrained)", "Mahalanobis", "kNN", "GMM"]
     assert s["RecLag"]["Average"][0] < s["MSP"]["Average"][0]
+    # diagnostics of what the score is made of, and γ set on held-out data (few ID points in B0)
+    det = rep.detectors["RecLag"]
+    assert 0 < det.memory_movement() < 0.05 and det.n_calibration_ > 100
+    assert res.evolution.b0_share["RecLag"] < 0.05 and not res.evolution.warnings
     # the paper's Fig 5: MHE's separation collapses along its dynamics, RecLag's holds
     evo = res.evolution
     assert evo.auroc["MHE"][2] < evo.auroc["MHE"][0] - 0.2 and evo.auroc["RecLag"][2] > 0.8

@@ -29,10 +29,10 @@ def data():
 
 def test_msp_and_energy(data):
     *_, xt, lgt = data
-    np.testing.assert_allclose(MSP().fit(xt, logits=lgt).score_samples(xt, lgt).numpy(), softmax(lgt, 1).max(1),
+    np.testing.assert_allclose(MSP().fit(xt, logits=lgt).score_samples(xt, lgt), softmax(lgt, 1).max(1),
                                rtol=1e-12)
     e = Energy(temperature=2.0).fit(xt, logits=lgt)
-    np.testing.assert_allclose(e.score_samples(xt, lgt).numpy(), 2.0 * logsumexp(lgt / 2.0, 1), rtol=1e-12)
+    np.testing.assert_allclose(e.score_samples(xt, lgt), 2.0 * logsumexp(lgt / 2.0, 1), rtol=1e-12)
 
 
 def test_react_recovers_the_head_and_clips(data):
@@ -42,9 +42,9 @@ def test_react_recovers_the_head_and_clips(data):
     assert det.clip_ == pytest.approx(c)
     np.testing.assert_allclose(det.weight_.numpy(), w, atol=1e-8)
     expect = logsumexp(np.minimum(xt, c) @ w.T + b, 1)
-    np.testing.assert_allclose(det.score_samples(xt, lgt).numpy(), expect, rtol=1e-9)
+    np.testing.assert_allclose(det.score_samples(xt, lgt), expect, rtol=1e-9)
     given = ReAct(percentile=80, head=(w, b)).fit(x, logits=lg)
-    np.testing.assert_allclose(given.score_samples(xt, lgt).numpy(), expect, rtol=1e-12)
+    np.testing.assert_allclose(given.score_samples(xt, lgt), expect, rtol=1e-12)
     with pytest.raises(ValueError, match="not an affine function"):
         ReAct().fit(x, logits=np.tanh(lg))
     # a dead unit (a zero column) makes the least-squares problem rank-deficient
@@ -52,7 +52,7 @@ def test_react_recovers_the_head_and_clips(data):
     dead[:, 2] = dead_t[:, 2] = 0.0
     fitted = ReAct(percentile=80).fit(dead, logits=dead @ w.T + b)
     expect = logsumexp(np.minimum(dead_t, fitted.clip_) @ w.T + b, 1)
-    np.testing.assert_allclose(fitted.score_samples(dead_t, dead_t @ w.T + b).numpy(), expect, rtol=1e-9)
+    np.testing.assert_allclose(fitted.score_samples(dead_t, dead_t @ w.T + b), expect, rtol=1e-9)
 
 
 def stored(x, lg, y):
@@ -68,10 +68,10 @@ def test_mhe_and_she_direct_formula(data):
     she = SHE().fit(x, y, lg)
     expect_mhe = [logsumexp(0.3 * s[c] @ v) for v, c in zip(xt, pred)]
     expect_she = [v @ s[c].mean(0) for v, c in zip(xt, pred)]
-    np.testing.assert_allclose(mhe.score_samples(xt, lgt).numpy(), expect_mhe, rtol=1e-12)
-    np.testing.assert_allclose(she.score_samples(xt, lgt).numpy(), expect_she, rtol=1e-12)
+    np.testing.assert_allclose(mhe.score_samples(xt, lgt), expect_mhe, rtol=1e-12)
+    np.testing.assert_allclose(she.score_samples(xt, lgt), expect_she, rtol=1e-12)
     # one step of the MHE network is the Ramsauer update with the stored features of the class
-    k1 = mhe.evolve(xt, lgt, steps=1)[1].numpy()
+    k1 = mhe.evolve(xt, lgt, steps=1)[1]
     v1 = [softmax(0.3 * s[c] @ v) @ s[c] for v, c in zip(xt, pred)]
     np.testing.assert_allclose(k1, [logsumexp(0.3 * s[c] @ v) for v, c in zip(v1, pred)], rtol=1e-10)
 
@@ -81,16 +81,16 @@ def test_reclag_global_and_classwise_scores(data):
     det = RecLagDetector(n_memories=7, epochs=2, progress=False).fit(x)
     xi = det.model_.xi[0].numpy()
     vt = 10 * xt / np.linalg.norm(xt, axis=1, keepdims=True)
-    np.testing.assert_allclose(det.score_samples(xt).numpy(), logsumexp(5.0 * vt @ xi.T, 1), rtol=1e-12)
+    np.testing.assert_allclose(det.score_samples(xt), logsumexp(5.0 * vt @ xi.T, 1), rtol=1e-12)
     cw = RecLagDetector("code", epochs=2, progress=False).fit(x, y, lg)
     assert cw.classwise and cw.normalize is None and cw.model_.xi.shape == (3, 10, 5)
     pred = lgt.argmax(1)
     expect = [logsumexp(5.0 * cw.model_.xi[c].numpy() @ v) for v, c in zip(xt, pred)]
-    np.testing.assert_allclose(cw.score_samples(xt, lgt).numpy(), expect, rtol=1e-12)
+    np.testing.assert_allclose(cw.score_samples(xt, lgt), expect, rtol=1e-12)
     # G = score − log γ (eq 13): the gate of the detector's network agrees
     net = det.network()
     np.testing.assert_allclose(net.gate_value(torch.as_tensor(vt)).numpy(),
-                               det.score_samples(xt).numpy() - det.log_gamma_[0], atol=1e-9)
+                               det.score_samples(xt) - det.log_gamma_[0], atol=1e-9)
 
 
 def test_reclag_from_a_trained_model_and_its_dynamics(data):
@@ -113,6 +113,7 @@ def test_reclag_from_a_trained_model_and_its_dynamics(data):
     assert "log_gamma=800.0" in repr(det.network().memory)
 
 
+@pytest.mark.filterwarnings("ignore::hopdyn.ood.B0Warning")  # toy test data of other centres
 def test_score_evolution_matches_per_step_metrics(data):
     x, lg, y, _, xt, lgt = data
     xo, lgo, _, _ = toy(n=30, seed=2, shift=2.0)
@@ -120,7 +121,7 @@ def test_score_evolution_matches_per_step_metrics(data):
     evo = score_evolution(dets, FeatureSet(xt, lgt), FeatureSet(xo, lgo, name="shifted"), steps=3)
     assert evo.id_scores["MHE"].shape == (4, 25) and evo.ood_scores["RecLag"].shape == (4, 30)
     for m in evo.methods:
-        np.testing.assert_allclose(evo.id_scores[m][0], dets[m].score_samples(xt, lgt).numpy())
+        np.testing.assert_allclose(evo.id_scores[m][0], dets[m].score_samples(xt, lgt))
         for k in range(4):
             assert evo.fpr[m][k] == hd.ood.fpr_at_tpr(evo.id_scores[m][k], evo.ood_scores[m][k])
             assert evo.auroc[m][k] == hd.ood.auroc(evo.id_scores[m][k], evo.ood_scores[m][k])
@@ -158,9 +159,66 @@ def test_score_is_beta_times_the_vanilla_lagrangian_and_the_gate_plus_log_gamma(
     torch.testing.assert_close(score_lse(h, 0.3), torch.logsumexp(0.3 * h, -1))
     cw = RecLagDetector("code", n_memories=4, epochs=1, progress=False).fit(x, y, lg)
     pred = torch.as_tensor(lgt).argmax(1)
-    s = cw.score_samples(xt, lgt)
+    s = cw.score_samples(torch.as_tensor(xt), torch.as_tensor(lgt))
     for c in range(3):  # class-wise: each class's network gate is its score less its own log γ
         rows = pred == c
         if bool(rows.any()):
             g = cw.network(c).gate_value(torch.as_tensor(xt)[rows])
             torch.testing.assert_close(g, s[rows] - cw.log_gamma_[c], rtol=0, atol=1e-9)
+
+
+def test_sklearn_clone_params_and_predict(data):
+    from sklearn.base import clone
+
+    from hopdyn.ood import GMM, KNN, Mahalanobis
+
+    x, lg, y, head, xt, lgt = data
+    dets = [MSP(), Energy(2.0), ReAct(80.0, head=head), MHE(0.3), SHE(0.3), Mahalanobis(), KNN(k=7),
+            GMM(3, seed=1), RecLagDetector("code", n_memories=4, epochs=1, gamma_quantile=0.1, progress=False),
+            RecLagDetector(n_memories=6, epochs=1, gamma=2.0, progress=False)]
+    for det in dets:
+        twin = clone(det)
+        assert type(twin) is type(det) and repr(twin.get_params()) == repr(det.get_params())
+        a = det.fit(x, y, lg).score_samples(xt, lgt)
+        b = twin.fit(x, y, lg).score_samples(xt, lgt)
+        assert isinstance(a, np.ndarray) and a.shape == (25,)
+        np.testing.assert_array_equal(a, b)  # same parameters, same seed: same scores
+        t = np.median(a)
+        p = det.predict(xt, t, lgt)
+        assert isinstance(p, np.ndarray) and p.dtype == np.int64
+        np.testing.assert_array_equal(p, (a >= t).astype(int))
+        tp = det.predict(torch.as_tensor(xt), t, torch.as_tensor(lgt))
+        assert isinstance(tp, torch.Tensor) and tp.tolist() == p.tolist()
+    det = RecLagDetector(n_memories=6)
+    assert det.set_params(gamma_quantile=0.05, epochs=3) is det and det.get_params()["epochs"] == 3
+    assert det.train_kwargs["epochs"] == 3 and "gamma_quantile=0.05" in repr(det)
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        det.set_params(nope=1)
+
+
+def test_msp_does_not_tie_at_one_in_float32():
+    logits = np.array([[30.0, 0.0], [25.0, 0.0], [20.0, 0.0]], dtype=np.float32)
+    s = MSP().fit(logits[:, :1].repeat(2, 1), logits=logits).score_samples(logits[:, :1].repeat(2, 1), logits)
+    assert s.dtype == np.float64 and s[0] > s[1] > s[2]  # float32 rounds all three to 1.0
+
+
+def test_reclag_save_load_identical_scores(tmp_path, data):
+    x, lg, y, _, xt, lgt = data
+    for det in (RecLagDetector(n_memories=7, epochs=2, progress=False).fit(x),
+                RecLagDetector("code", n_memories=4, epochs=2, gamma_scope="class", progress=False).fit(x, y, lg)):
+        path = tmp_path / "sub" / "det.pt"
+        det.save(path)
+        torch.load(path, weights_only=True)  # plain contents
+        back = RecLagDetector.load(path)
+        assert back.get_params() == det.get_params() and back.log_gamma_ == det.log_gamma_
+        np.testing.assert_array_equal(back.score_samples(xt, lgt), det.score_samples(xt, lgt))
+        np.testing.assert_array_equal(back.evolve(xt, lgt, steps=2), det.evolve(xt, lgt, steps=2))
+        assert back.memory_movement() == det.memory_movement() > 0
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["det.pt"]  # no temporary file left
+    with pytest.raises(ValueError, match="not fitted"):
+        RecLagDetector().save(tmp_path / "x.pt")
+    torch.save({"a": 1}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a hopdyn RecLagDetector"):
+        RecLagDetector.load(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError):
+        RecLagDetector.load(tmp_path / "none.pt")

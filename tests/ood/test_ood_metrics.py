@@ -80,3 +80,29 @@ def test_accepts_tensors_and_float32():
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         hd.ood.fpr_at_tpr(**kwargs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=30), st.lists(st.integers(0, 6), min_size=1, max_size=30),
+       st.sampled_from(["id", "ood"]))
+def test_aupr_against_sklearn_with_ties(id_s, ood_s, positive):
+    from sklearn.metrics import average_precision_score
+
+    from hopdyn.ood.metrics import aupr
+
+    id_s, ood_s = np.array(id_s, float), np.array(ood_s, float)
+    y, s = np.r_[np.ones(len(id_s)), np.zeros(len(ood_s))], np.r_[id_s, ood_s]
+    if positive == "ood":
+        y, s = 1 - y, -s
+    assert aupr(id_s, ood_s, positive=positive) == pytest.approx(average_precision_score(y, s), abs=1e-12)
+
+
+def test_aupr_continuous_and_chance():
+    from sklearn.metrics import average_precision_score
+
+    from hopdyn.ood.metrics import aupr
+
+    g = np.random.default_rng(3)
+    a, b = g.normal(1, 1, 200), g.normal(0, 2, 300)
+    assert aupr(a, b) == pytest.approx(average_precision_score(np.r_[np.ones(200), np.zeros(300)], np.r_[a, b]))
+    assert aupr(np.ones(10), np.ones(30)) == pytest.approx(0.25)  # all tied: the fraction of positives

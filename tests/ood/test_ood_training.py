@@ -86,6 +86,7 @@ def test_classwise_full_covariance_and_save_load(tmp_path):
     m.save(tmp_path / "m.pt")
     back = SFNN.load(tmp_path / "m.pt")
     assert torch.equal(back.score(x, y), m.score(x, y)) and back.history == m.history
+    assert torch.equal(back.xi_init, m.xi_init) and back.memory_movement() == m.memory_movement()
     with pytest.raises(ValueError, match="classes are required"):
         m.score(x)
     torch.save({"xi": 1}, tmp_path / "bad.pt")
@@ -129,3 +130,15 @@ def test_the_shared_adam_is_torch_adam():
         ((b - target) ** 4).sum().backward()
         ref.step()
     torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_memory_movement_is_relative_to_the_initial_memories():
+    x, _ = clusters(n=100, d=4)
+    m0 = train_sfnn(x, n_memories=6, epochs=0, progress=False)
+    assert m0.memory_movement() == 0.0 and torch.equal(m0.xi, m0.xi_init)
+    m = train_sfnn(x, n_memories=6, epochs=5, lr=1e-2, progress=False)
+    torch.testing.assert_close(m.xi_init, m0.xi_init, rtol=0, atol=0)  # same seed, same initial rows
+    expect = float((m.xi - m0.xi).norm() / m0.xi.norm())
+    assert m.memory_movement() == pytest.approx(expect, rel=1e-12) and expect > 0
+    m.xi_init = None
+    assert np.isnan(m.memory_movement())
