@@ -69,18 +69,23 @@ def roc_curve(id_scores: ArrayLike, ood_scores: ArrayLike, positive: Positive = 
     positive class and the score negated when OOD is positive.
     """
     pos, neg = _signed(id_scores, ood_scores, _check_positive(positive))
+    thresholds, tp, n_above = _counts(pos, neg)
+    tpr = np.r_[0.0, tp / pos.size]
+    fpr = np.r_[0.0, (n_above - tp) / neg.size]
+    return RocCurve(fpr=fpr, tpr=tpr, threshold=np.r_[np.inf, thresholds], positive=positive,
+                    auroc=float(np.trapezoid(tpr, fpr)))
+
+
+def _counts(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """At each distinct score from high to low (tied scores are one threshold): the threshold,
+    the positives and all samples scoring at least it."""
     s = np.concatenate([pos, neg])
     y = np.concatenate([np.ones(pos.size), np.zeros(neg.size)])
     order = np.argsort(-s, kind="mergesort")
     s, y = s[order], y[order]
     # one threshold per distinct score: cut after the last element of each run of ties
     last = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1]
-    tp = np.cumsum(y)[last]
-    fp = (last + 1) - tp
-    tpr = np.r_[0.0, tp / pos.size]
-    fpr = np.r_[0.0, fp / neg.size]
-    return RocCurve(fpr=fpr, tpr=tpr, threshold=np.r_[np.inf, s[last]], positive=positive,
-                    auroc=float(np.trapezoid(tpr, fpr)))
+    return s[last], np.cumsum(y)[last], last + 1
 
 
 def _signed(id_scores: ArrayLike, ood_scores: ArrayLike, positive: str) -> tuple[np.ndarray, np.ndarray]:
@@ -112,13 +117,8 @@ def aupr(id_scores: ArrayLike, ood_scores: ArrayLike, positive: Positive = "id")
     which class is positive (AUPR-In: ``positive="id"``, AUPR-Out: ``positive="ood"``) and on the
     ratio of ID to OOD samples (chance level = fraction of positives)."""
     pos, neg = _signed(id_scores, ood_scores, _check_positive(positive))
-    s = np.concatenate([pos, neg])
-    y = np.concatenate([np.ones(pos.size), np.zeros(neg.size)])
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1]
-    tp = np.cumsum(y)[last]
-    precision = tp / (last + 1)
+    _, tp, n_above = _counts(pos, neg)
+    precision = tp / n_above
     recall = tp / pos.size
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
