@@ -14,7 +14,7 @@ from scipy.integrate import solve_ivp
 from scipy.special import logsumexp, softmax
 
 import hopdyn as hd
-from conftest import random_net_params
+from conftest import random_net_params, scipy_reference
 
 # Two-dimensional case with a known short excursion: along the open (gate frozen at 1) flow from
 # DIP_V0, G(ξv) < 0 only for t ∈ [1.109, 1.227] (0.117 time units), strictly between the sub-grid
@@ -32,37 +32,9 @@ DIP2_V0 = [-0.012, 3.172]
 
 
 def reference(xi, beta, gamma, v0, t_eval, max_step=0.002):
-    """Independent float64 reference: DOP853 (rtol 1e-12) on the frozen-gate field, with
-    solve_ivp's own event detection restarted at each switch. ``max_step`` keeps the steps short
-    enough that solve_ivp's sign check between steps cannot miss an excursion of 0.1.
-    Returns (states at t_eval, switch times)."""
-    xi = np.asarray(xi, dtype=float)
-
-    def G(y):  # noqa: N802
-        return logsumexp(beta * (xi @ y)) - math.log(gamma)
-
-    def rhs_factory(gate):
-        return lambda _t, y: xi.T @ softmax(beta * (xi @ y)) * gate - y
-
-    y = np.asarray(v0, dtype=float)
-    gate = 1.0 if G(y) >= 0 else 0.0
-    t0, t_end = t_eval[0], t_eval[-1]
-    out = np.empty((len(t_eval), y.shape[0]))
-    times = []
-    while True:
-        def event(_t, yy):
-            return G(yy)
-        event.terminal = True
-        event.direction = -1 if gate else 1
-        sol = solve_ivp(rhs_factory(gate), (t0, t_end), y, method="DOP853", rtol=1e-12, atol=1e-13,
-                        events=event, dense_output=True, max_step=max_step)
-        sel = (t_eval >= t0) & (t_eval <= sol.t[-1])
-        out[sel] = sol.sol(t_eval[sel]).T
-        if sol.status != 1:
-            return out, np.array(times)
-        t0, y = sol.t_events[0][0], sol.y_events[0][0]
-        times.append(t0)
-        gate = 1.0 - gate
+    """The shared solve_ivp reference (conftest) with steps short enough (``max_step``) that its
+    sign check between steps cannot miss an excursion of 0.1. Returns (states, switch times)."""
+    return scipy_reference(xi, beta, gamma, v0, t_eval, max_step=max_step)
 
 
 def open_path_G(xi, beta, gamma, v0, t):
