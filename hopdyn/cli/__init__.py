@@ -18,7 +18,7 @@ import zipfile
 from contextlib import contextmanager
 
 #: Subcommand modules in ``hopdyn.cli``.
-COMMANDS = ("simulate", "bench", "figures", "verify", "mha", "continual", "ahop", "ood")
+COMMANDS = ("simulate", "bench", "figures", "verify", "explore", "mha", "continual", "ahop", "ood", "sweep")
 
 #: Exceptions that mean bad input (a file, a path, a value): exit 2 with one line.
 INPUT_ERRORS = (ValueError, OSError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile)

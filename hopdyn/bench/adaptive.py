@@ -1,0 +1,1 @@
+"""Benchmarks of hopdyn's adaptive room (filled by its issue)."""

@@ -1,0 +1,1 @@
+"""Benchmarks of hopdyn's mha room (filled by its issue)."""

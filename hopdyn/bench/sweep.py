@@ -1,0 +1,1 @@
+"""Benchmarks of hopdyn's sweep room (filled by its issue)."""

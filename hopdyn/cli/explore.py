@@ -1,0 +1,7 @@
+"""``hopdyn explore``: placeholder while the command is built (see its issue)."""
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("explore", help="(in progress)")
+    p.set_defaults(run=lambda args: (_ for _ in ()).throw(ValueError("hopdyn explore is not built yet")))
