@@ -47,8 +47,18 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=8, help="time evolution: steps of the MHE and RecLag dynamics "
                    "(0: skip; default %(default)s)")
     p.add_argument("--evolution-set", help="OOD set for the time evolution (default: the first)")
-    p.add_argument("--gamma-quantile", type=float,
-                   help="RecLag dynamics: log γ is this quantile of the ID training scores (default: the detector's)")
+    gamma = p.add_mutually_exclusive_group()
+    gamma.add_argument("--gamma-quantile", type=float,
+                       help="RecLag dynamics: log γ is this quantile of the held-out ID scores, so about this share "
+                       "of ID test points starts in B0 (default 0.02)")
+    gamma.add_argument("--gamma", type=float, help="RecLag dynamics: this γ (> 0) as given; xi is then trained on all "
+                       "the ID training data")
+    p.add_argument("--calibration", type=float, help="share of the ID training samples held out (per class) to set γ "
+                   "on (default 0.2; 0 = the training scores, biased upward)")
+    p.add_argument("--save-detector", metavar="PATH.pt", help="save the first trained RecLag row's detector (first "
+                   "trial) to PATH.pt, to score new features later with --load-detector")
+    p.add_argument("--load-detector", metavar="PATH.pt", help="score with a saved RecLag detector (row 'RecLag "
+                   "(loaded)', one trial, joins the time evolution) instead of training RecLag rows")
     p.add_argument("--drop-bad-rows", action="store_true",
                    help="drop feature rows with NaN or inf (saying how many and which) instead of refusing the file")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
@@ -57,7 +67,7 @@ def register(sub) -> None:
                    "dynamics), per-sample scores (scores.npz, keys 'method/set') and report.json to DIR")
     p.add_argument("--markdown", metavar="PATH", help="also write the tables as markdown to PATH")
     add_json_option(p)
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, output_files=("save_detector",))
 
 
 def _device(name: str) -> str:
@@ -83,15 +93,27 @@ def run(args: argparse.Namespace) -> int:
     device = _device(args.device)
     files = [args.id_train, args.id_test]
     reclag = dict(setting=args.setting, beta=args.beta, covariance=args.covariance)
-    if args.gamma_quantile is not None:
-        reclag["gamma_quantile"] = args.gamma_quantile
+    for opt in ("gamma_quantile", "gamma", "calibration"):
+        if getattr(args, opt) is not None:
+            reclag[opt] = getattr(args, opt)
+    _check_reclag_options(reclag)
+    prefitted = {}
+    if args.load_detector:
+        from ..ood import RecLagDetector
+
+        prefitted[LOADED] = RecLagDetector.load(args.load_detector)
     if args.n_memories is not None:
         reclag["n_memories"] = args.n_memories
     if args.epochs is not None:
         reclag["epochs"] = args.epochs
     if args.steps < 0:
         raise ValueError(f"--steps must be >= 0, got {args.steps}")
-    opts = dict(reclag=reclag, objectives=("mc", "exact") if args.objective == "both" else (args.objective,),
+    objectives = ("mc", "exact") if args.objective == "both" else (args.objective,)
+    if prefitted:
+        objectives = ()
+    if args.save_detector and not objectives:
+        raise ValueError("--save-detector saves a trained RecLag row; with --load-detector nothing is trained")
+    opts = dict(reclag=reclag, objectives=objectives, prefitted=prefitted,
                 trials=args.trials, seed=args.seed, steps=args.steps, evolution_set=args.evolution_set, tpr=args.tpr,
                 positive=args.positive, mhe_beta=args.mhe_beta, react_percentile=args.react_percentile)
     if any(files) or args.ood:
@@ -127,9 +149,10 @@ def run(args: argparse.Namespace) -> int:
         title, accuracy = "digits demo (load_digits; ID = digits 0-5)", res.test_accuracy
         what = "ID test images"
     report, evo = res.report, res.evolution
-    warnings, notes = list(getattr(res, "warnings", [])), list(getattr(res, "notes", []))
-    settings = {**getattr(res, "settings", {}), "device": device, "inputs": inputs}
-    settings.setdefault("hopdyn_version", __import__("hopdyn").__version__)
+    warnings, notes = list(res.warnings), list(res.notes)
+    if args.load_detector:
+        inputs["detector"] = args.load_detector
+    settings = {**res.settings, "device": device, "inputs": inputs}
 
     print(f"# OOD detection: {title}")
     for line in notes:
@@ -137,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     if accuracy is not None:
         print(f"classifier accuracy on {what}: {100 * accuracy:.1f} %")
     text = report.markdown()
-    aupr = getattr(res, "aupr", None)
+    aupr = res.aupr
     if aupr:
         text += (f"\n### AUPR-{report.positive.upper()} (%) ↑ (positive class: "
                  f"{report.positive.upper()})\n\n{res.aupr_table()}\n")
@@ -145,10 +168,15 @@ def run(args: argparse.Namespace) -> int:
            "settings": settings}
     if evo is not None:
         text += _evolution_table(evo)
-        out["evolution"] = {k: getattr(evo, k) for k in ("ood_name", "steps", "fpr", "auroc", "convention")}
+        out["evolution"] = {k: getattr(evo, k) for k in ("ood_name", "steps", "fpr", "auroc", "convention",
+                                                         "b0_share", "ood_outside_b0", "verdicts")}
     print(text)
     for line in warnings:
         print(f"warning: {line}")
+    if args.save_detector:
+        first = next(m for m in report.methods if m in res.settings["reclag"])
+        report.detectors[first].save(args.save_detector)
+        print(f"wrote {args.save_detector} (detector of '{first}', seed {args.seed}; reload with --load-detector)")
     if args.out:
         _write_out(args.out, res, title, out)
     if args.markdown:
@@ -168,17 +196,12 @@ def _write_out(folder: str, res, title: str, out: dict) -> None:
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
     rep = res.report
-    if hasattr(res, "scores"):
-        scores = res.scores()
-    else:  # the digits demo: the first trial's scores kept by the report
-        scores = {f"{m}/id_test": rep._id_scores[m] for m in rep.methods}
-        scores.update({f"{m}/{s}": v for m in rep.methods for s, v in rep._ood_scores[m].items()})
-    scores = {k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v, dtype=np.float64)
-              for k, v in scores.items()}
+    scores = res.scores()
     with atomic_path(d / "scores.npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **scores)
-    paths = write_report_figures(roc_curves_from_scores(scores, rep.ood_sets, rep.positive), res.evolution, d, title)
+    paths = write_report_figures(roc_curves_from_scores(scores, rep.ood_sets, rep.positive), res.evolution, d, title,
+                                 rep.references)
     write_json(d / "report.json", out)
     for p in [d / "scores.npz", *paths, d / "report.json"]:
         print(f"wrote {p}")
@@ -187,6 +210,19 @@ def _write_out(folder: str, res, title: str, out: dict) -> None:
 def _evolution_table(evo) -> str:
     rows = [[m, metric, *(f"{100 * x:.1f}" for x in getattr(evo, metric)[m])] for m in evo.methods
             for metric in ("fpr", "auroc")]
+    verdicts = "".join(f"\nverdict: {v}" for v in evo.verdicts)
     return (f"\n### Time evolution on '{evo.ood_name}' (%, step k of each network's own dynamics)\n\n"
-            + format_table(["Method", "metric", *(f"k={k}" for k in np.asarray(evo.steps))], rows) + "\n")
+            + format_table(["Method", "metric", *(f"k={k}" for k in np.asarray(evo.steps))], rows) + "\n"
+            + (verdicts + "\n" if verdicts else ""))
+
+
+#: the row of a detector read with --load-detector
+LOADED = "RecLag (loaded)"
+
+
+def _check_reclag_options(reclag: dict) -> None:
+    """Build one detector from the options so that a bad value fails before anything is trained."""
+    from ..ood import RecLagDetector
+
+    RecLagDetector(**reclag)
 

@@ -17,8 +17,9 @@ locally from the same images:
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -27,8 +28,8 @@ from .._optim import Adam
 from .._threads import few_threads
 from .._validate import positive_int
 from ..datasets import digits
-from ..ood import FeatureSet, OODReport, ScoreEvolution
-from ..ood.benchmark import OBJECTIVES, run_benchmark
+from ..ood import FeatureSet
+from ..ood.benchmark import OBJECTIVES, BenchmarkResult, run_benchmark
 
 ID_CLASSES = (0, 1, 2, 3, 4, 5)
 
@@ -49,13 +50,12 @@ class DigitsFeatures:
 
 
 @dataclass(frozen=True)
-class OODDigitsResult:
-    """The benchmark on the digits: the table, the time evolution (None with ``steps=0``) and the
-    classifier's accuracy on the ID test images."""
+class OODDigitsResult(BenchmarkResult):
+    """The benchmark on the digits (everything :class:`~hopdyn.ood.BenchmarkResult` holds: the
+    table, the time evolution, AUPR, warnings, notes, settings, scores) and the classifier's
+    accuracy on the ID test images."""
 
-    report: OODReport
-    evolution: ScoreEvolution | None
-    test_accuracy: float
+    test_accuracy: float = math.nan
 
 
 def _ood_images(x_id_test: np.ndarray, x_heldout: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -123,13 +123,14 @@ def digits_reclag(reclag: Mapping | None = None) -> dict:
 def run_digits(trials: int = 11, steps: int = 8, seed: int = 0, *, objectives: Sequence[str] = OBJECTIVES,
                reclag: Mapping | None = None, evolution_set: str | None = None, tpr: float = 0.95,
                positive: str = "id", mhe_beta: float = 0.01, react_percentile: float = 90.0,
-               progress: bool | None = None) -> OODDigitsResult:
+               progress: bool | None = None, prefitted: Mapping | None = None) -> OODDigitsResult:
     """The whole demo: the classifier (:func:`digits_features`), then :func:`hopdyn.ood.run_benchmark`
     on its features: the detectors (RecLag over ``trials`` seeds, one row per objective, options
     :func:`digits_reclag`), the table, and the time evolution of MHE and RecLag on ``evolution_set`` (default: the first,
-    ``"digits 6-9"``; ``steps=0`` skips it)."""
+    ``"digits 6-9"``; ``steps=0`` skips it). ``prefitted``: fitted detectors scored as they are
+    (e.g. a :meth:`~hopdyn.ood.RecLagDetector.load`-ed one), see :func:`~hopdyn.ood.run_benchmark`."""
     data = digits_features(seed)
     res = run_benchmark(data.id_train, data.id_test, data.ood, reclag=digits_reclag(reclag), objectives=objectives,
                     trials=trials, seed=seed, steps=steps, evolution_set=evolution_set, tpr=tpr, positive=positive,
-                    mhe_beta=mhe_beta, react_percentile=react_percentile, progress=progress)
-    return OODDigitsResult(res.report, res.evolution, data.test_accuracy)
+                    mhe_beta=mhe_beta, react_percentile=react_percentile, progress=progress, prefitted=prefitted)
+    return OODDigitsResult(**{f.name: getattr(res, f.name) for f in fields(res)}, test_accuracy=data.test_accuracy)

@@ -20,12 +20,13 @@ def demo() -> OODDigitsResult:
 
 
 @figure("ood_roc", "Digits demo (ID: digits 0-5 through a small MLP): ROC curves of every detector on each OOD "
-        "set, FPR on a log axis, AUROC in the legend (RecLag paper Fig 3).")
+        "set, FPR on a log axis, each panel's best AUROC and RecLag's in its title, reference rows dashed (RecLag paper "
+        "Fig 3).")
 def ood_roc(out_dir: Path) -> list[Path]:
     from ..plots.ood import plot_roc
 
     rep = demo().report
-    fig = plot_roc({s: rep.roc_curves(s) for s in rep.ood_sets}, "digits demo, ID = digits 0-5")
+    fig = plot_roc({s: rep.roc_curves(s) for s in rep.ood_sets}, "digits demo, ID = digits 0-5", rep.references)
     return save(fig, out_dir, "ood_roc", dpi=DPI)
 
 
@@ -62,7 +63,7 @@ def roc_curves_from_scores(scores, ood_sets, positive: str = "id") -> dict:
     return out
 
 
-def write_report_figures(curves, evolution, out_dir: Path, title: str = "") -> list[Path]:
+def write_report_figures(curves, evolution, out_dir: Path, title: str = "", references=()) -> list[Path]:
     """The figures of one ``hopdyn ood`` run in ``out_dir``: ``ood_roc.png`` (one panel per OOD
     set, from ``curves[ood_set][method]``) and, with a time evolution, ``ood_scores_over_time.png``
     and ``ood_metrics_over_time.png`` (on the evolution set)."""
@@ -72,7 +73,7 @@ def write_report_figures(curves, evolution, out_dir: Path, title: str = "") -> l
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     if curves:
-        paths += save(plot_roc(curves, title), out_dir, "ood_roc", formats=("png",), dpi=DPI)
+        paths += save(plot_roc(curves, title, references), out_dir, "ood_roc", formats=("png",), dpi=DPI)
     if evolution is not None:
         k = list(evolution.steps)
         shown = k if len(k) <= 7 else sorted({k[round(i * (len(k) - 1) / 6)] for i in range(7)})

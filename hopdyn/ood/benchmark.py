@@ -12,6 +12,7 @@ classified ID training sample; non-finite scores are refused naming method, set 
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ import torch
 
 from .._io import format_table
 from .._validate import positive_int
-from .evaluate import OODReport, default_detectors, evaluate_detectors, trimmed
+from .detectors import Detector, MemoryDetector
+from .evaluate import UNTRAINED, OODReport, default_detectors, evaluate_detectors, trimmed
 from .evolution import ScoreEvolution, score_evolution
 from .features import FeatureSet, format_rows
 from .metrics import CONVENTIONS, Positive, aupr
@@ -79,11 +81,12 @@ def reclag_rows(objectives: Sequence[str] = OBJECTIVES, reclag: Mapping | None =
 
 
 class _Recorder:
-    """Detector factories that build each (method, seed) detector once, fit it once, check that
-    its scores are finite (naming method, set and rows) and keep every score for AUPR."""
+    """Detector factories that build each (method, seed) detector once, fit it once (never, for a
+    ``prefitted`` one), check that its scores are finite (naming method, set and rows) and keep
+    every score for AUPR."""
 
-    def __init__(self, factories: Mapping, sets: Mapping[int, str]):
-        self.factories, self.sets = factories, sets
+    def __init__(self, factories: Mapping, sets: Mapping[int, str], prefitted: frozenset[str] = frozenset()):
+        self.factories, self.sets, self.prefitted = factories, sets, prefitted
         self.made: dict[tuple[str, int], object] = {}
         self.scores: dict[str, dict[int, dict[str, np.ndarray]]] = {}
 
@@ -97,6 +100,8 @@ class _Recorder:
             fit, score = det.fit, det.score_samples
 
             def fit_once(data, *a, **kw):
+                if name in self.prefitted:
+                    return det
                 if getattr(det, "_benchmark_fitted_on", None) is not data:
                     fit(data, *a, **kw)
                     det._benchmark_fitted_on = data
@@ -145,11 +150,16 @@ def run_benchmark(
     mhe_beta: float = 0.01,
     react_percentile: float = 90.0,
     progress: bool | None = None,
+    prefitted: Mapping[str, Detector] | None = None,
 ) -> BenchmarkResult:
     """MSP, Energy, ReAct, MHE, SHE and RecLag (``trials`` seeds, one row per objective, options
     ``reclag``) fitted on ``id_train`` and scored on ``id_test`` against every OOD set; then
     ``steps`` steps of the dynamics of MHE and the RecLag rows on ``evolution_set`` (default: the
-    first OOD set; ``steps=0`` skips it). See the module docstring for what is skipped and flagged."""
+    first OOD set; ``steps=0`` skips it). See the module docstring for what is skipped and flagged.
+
+    ``prefitted``: more rows, ``name -> fitted detector`` (e.g. ``RecLagDetector.load(path)``),
+    scored as they are (one trial, never refitted; memory detectors join the time evolution).
+    With ``prefitted``, ``objectives`` may be empty: no RecLag row is trained."""
     steps = positive_int(steps, "steps", minimum=0)
     trials = positive_int(trials, "trials")
     if not ood:
@@ -157,10 +167,14 @@ def run_benchmark(
     evolution_set = next(iter(ood)) if evolution_set is None else evolution_set
     if evolution_set not in ood:
         raise ValueError(f"evolution_set: unknown OOD set {evolution_set!r}; known: {', '.join(ood)}")
-    rows = reclag_rows(objectives, reclag)
+    prefitted = _check_prefitted(prefitted or {}, id_train)
+    rows = reclag_rows(objectives, reclag) if objectives or not prefitted else {}
     factories = default_detectors(rows, mhe_beta=mhe_beta, react_percentile=react_percentile, references=True)
+    if not rows:  # the untrained reference belongs to a trained row
+        factories.pop(UNTRAINED)
+    factories.update({name: (lambda seed, d=det: d) for name, det in prefitted.items()})
     names = {id(id_test): "id_test", **{id(v): k for k, v in ood.items()}}
-    rec = _Recorder(factories, names)
+    rec = _Recorder(factories, names, frozenset(prefitted))
     notes: list[str] = []
     for label, s in (("id_train", id_train), ("id_test", id_test), *ood.items()):
         if s.dropped_rows:
@@ -217,7 +231,8 @@ def run_benchmark(
         report._id_scores[m] = per_seed[0]["id_test"]
         report._ood_scores[m] = {k: v for k, v in per_seed[0].items() if k != "id_test"}
 
-    dynamic = {m: d for m, d in report.detectors.items() if m in ("MHE", *rows)
+    dynamic = {m: d for m, d in report.detectors.items()
+               if (m in ("MHE", *rows) or (m in prefitted and isinstance(d, MemoryDetector)))
                and not (d.needs_logits and ood[evolution_set].logits is None)}
     evolution = None
     if steps > 0 and dynamic:
@@ -228,6 +243,24 @@ def run_benchmark(
         accuracy = float((id_test.predicted == id_test.labels).double().mean())
     return BenchmarkResult(report, evolution, auprs, accuracy, _warnings(report, rows, rec, seed), notes,
                            _settings(report, rows, rec, seed, trials, locals()), scores)
+
+
+def _check_prefitted(prefitted: Mapping[str, Detector], id_train: FeatureSet) -> dict[str, Detector]:
+    """Fitted detectors as one-trial rows (shallow copies: the caller's objects stay as they are)."""
+    out = {}
+    for name, det in prefitted.items():
+        if not isinstance(det, Detector):
+            raise ValueError(f"prefitted {name!r}: expected a fitted hopdyn.ood detector, got {type(det).__name__}")
+        dim = getattr(det, "n_features_", None)
+        if dim is None:
+            raise ValueError(f"prefitted {name!r}: {type(det).__name__} is not fitted; call fit (or load) first")
+        if int(dim) != id_train.dim:
+            raise ValueError(f"prefitted {name!r}: the detector was fitted on {dim}-d features, these are "
+                             f"{id_train.dim}-d")
+        det = copy.copy(det)
+        det.stochastic = False
+        out[name] = det
+    return out
 
 
 def _merge(reports: list[OODReport], ood_sets: list[str], factories, pre_skipped, tpr, positive) -> OODReport:
@@ -292,7 +325,7 @@ def _settings(report: OODReport, rows, rec: _Recorder, seed: int, trials: int, g
     out = {"hopdyn_version": hopdyn.__version__, "trials": trials,
            "seeds": list(range(seed, seed + trials)), "tpr": given["tpr"], "positive": given["positive"],
            "steps": given["steps"], "evolution_set": given["evolution_set"], "mhe_beta": given["mhe_beta"],
-           "react_percentile": given["react_percentile"], "reclag": {}}
+           "react_percentile": given["react_percentile"], "reclag": {}, "prefitted": list(given["prefitted"])}
     for m in rows:
         det = rec.made.get((m, seed))
         if det is None or not hasattr(det, "train_kwargs"):

@@ -328,21 +328,19 @@ def _correct_by_class(data: FeatureSet) -> list[torch.Tensor]:
     return out
 
 
-#: warn when more than this share of ID test points starts in B0 (they go to the origin and tie)
-B0_WARN_SHARE = 0.10
-
-
 class B0Warning(UserWarning):
     """Many ID test points start in B0 = {G < 0}: γ is too high for the dynamics (they go to the
     origin in one step and tie, so FPR95 after the dynamics is 1 once the share passes 1 − TPR)."""
 
 
-def warn_b0(share: float, name: str = "RecLag", limit: float = B0_WARN_SHARE) -> str:
-    """Warn (:class:`B0Warning`) and return the message when ``share`` > ``limit``; else ``""``."""
+def warn_b0(share: float, name: str = "RecLag", limit: float = 0.05) -> str:
+    """Warn (:class:`B0Warning`) and return the message when ``share`` > ``limit`` (1 − TPR: past
+    it the ties at the origin decide the FPR after the dynamics); else ``""``."""
     if not share > limit:
         return ""
     msg = (f"{name}: {100 * share:.1f}% of the ID test points start in B0 (G < 0) and go to the origin in one step, "
-           f"where they tie (FPR95 after the dynamics is 1 once this passes 5 %); lower gamma_quantile, set gamma on "
+           f"where they tie (FPR at TPR {100 * (1 - limit):g} % after the dynamics is 1 once this passes "
+           f"{100 * limit:g} %); lower gamma_quantile, set gamma on "
            f"held-out ID data (calibration > 0), or check that the ID test data resemble the ID training data")
     warnings.warn(msg, B0Warning, stacklevel=3)
     return msg
@@ -450,6 +448,7 @@ class RecLagDetector(MemoryDetector):
         n = len(self.memories_)
         if explicit:
             self.n_calibration_ = 0
+            self.b0_risk_ = math.nan
             lg = math.log(float(self.gamma)) if self.gamma is not None else self.log_gamma
             lg = [float(v) for v in lg] if isinstance(lg, (Sequence, np.ndarray, torch.Tensor)) else [float(lg)] * n
             if len(lg) != n:
@@ -466,13 +465,21 @@ class RecLagDetector(MemoryDetector):
         # held out: the k-th smallest score, k = max(1, ⌊q(n+1)⌋), so that the expected share of ID
         # test points below it is k/(n+1) <= q (split conformal; linear interpolation between the
         # two smallest of 40 held-out scores put 4-7 % of the ID test points in B0 at q = 0.02)
-        quantile = _conformal_quantile if (split or pretrained) else _quantile
-        q = float(self.gamma_quantile)
+        held_out = split or pretrained
+
+        def threshold(group: torch.Tensor) -> tuple[float, float]:
+            if held_out:
+                return _conformal_quantile(group, float(self.gamma_quantile))
+            return _quantile(group, float(self.gamma_quantile)), math.nan  # no guarantee from trained-on scores
+
+        overall, risk = threshold(scores)
         if self.gamma_scope == "global":
-            self.log_gamma_ = [quantile(scores, q)] * n
+            self.log_gamma_, self.b0_risk_ = [overall] * n, risk
             return
-        overall = quantile(scores, q)  # for a class with no held-out sample
-        self.log_gamma_ = [quantile(scores[cls == c], q) if bool((cls == c).any()) else overall for c in range(n)]
+        # a class with no held-out sample takes the overall threshold; the risk is the worst class's
+        picked = [threshold(scores[cls == c]) if bool((cls == c).any()) else (overall, risk) for c in range(n)]
+        self.log_gamma_ = [v for v, _ in picked]
+        self.b0_risk_ = max((r for _, r in picked), default=math.nan) if held_out else math.nan
 
     def _lagrangian(self, c: int) -> Lagrangian:
         lg = self.log_gamma_[c]
@@ -502,9 +509,11 @@ class RecLagDetector(MemoryDetector):
 
     def diagnostics(self, features: ArrayLike | FeatureSet, logits: ArrayLike | None = None) -> dict[str, float]:
         """What the score is made of, on ID test data: ``memory_movement``, ``beta_scale`` and
-        ``b0_share`` (see those methods)."""
+        ``b0_share`` (see those methods), and ``b0_risk``: the chance, from the number of held-out
+        scores γ was set on, that more than 5 % of ID test points start in B0 (NaN without held-out
+        data)."""
         return {"memory_movement": self.memory_movement(), "beta_scale": self.beta_scale(features, logits),
-                "b0_share": self.b0_share(features, logits)}
+                "b0_share": self.b0_share(features, logits), "b0_risk": float(getattr(self, "b0_risk_", math.nan))}
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -517,7 +526,8 @@ class RecLagDetector(MemoryDetector):
             params["log_gamma"] = [float(v) for v in params["log_gamma"]]
         state = {"format": "hopdyn.RecLagDetector/1", "params": params, "model": self.model_.state(),
                  "log_gamma_": [float(v) for v in self.log_gamma_], "n_features_": int(self.n_features_),
-                 "n_calibration_": int(getattr(self, "n_calibration_", 0))}
+                 "n_calibration_": int(getattr(self, "n_calibration_", 0)),
+                 "b0_risk_": float(getattr(self, "b0_risk_", math.nan))}
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
 
@@ -537,6 +547,7 @@ class RecLagDetector(MemoryDetector):
         det.log_gamma_ = list(state["log_gamma_"])
         det.n_features_ = int(state["n_features_"])
         det.n_calibration_ = int(state.get("n_calibration_", 0))
+        det.b0_risk_ = float(state.get("b0_risk_", math.nan))
         return det
 
 
@@ -544,11 +555,31 @@ def _quantile(scores: torch.Tensor, q: float) -> float:
     return float(torch.quantile(scores.double(), q))
 
 
-def _conformal_quantile(scores: torch.Tensor, q: float) -> float:
-    """The k-th smallest score, ``k = max(1, ⌊q (n + 1)⌋)``: a new exchangeable score falls
-    below it with probability ``k / (n + 1)`` (<= q unless n < 1/q − 1)."""
-    k = max(1, math.floor(q * (len(scores) + 1)))
-    return float(scores.double().sort().values[k - 1])
+#: the share of ID test points in B0 above which they decide FPR95 after the dynamics (1 − TPR)
+TIE_SHARE = 0.05
+#: the chance of passing TIE_SHARE that calibration accepts before it lowers k
+TIE_RISK = 0.05
+
+
+def _conformal_quantile(scores: torch.Tensor, q: float) -> tuple[float, float]:
+    """The k-th smallest score and the risk that more than :data:`TIE_SHARE` of new ID points
+    fall below it.
+
+    ``k = max(1, ⌊q (n + 1)⌋)``: a new exchangeable score falls below it with probability
+    ``k / (n + 1)`` (<= q unless n < 1/q − 1). That is the expectation; the realised share of a
+    test set is ``Beta(k, n + 1 − k)``-distributed, so with few held-out scores it passes 5 % far
+    more often than q suggests (40 scores, k = 1: in 13 % of calibrations). k is lowered until that
+    risk is at most :data:`TIE_RISK`; below k = 1 it cannot go, and the risk is returned so the
+    caller can say so (:attr:`RecLagDetector.b0_risk_`)."""
+    from scipy.stats import beta as beta_dist
+
+    n = len(scores)
+    k = max(1, math.floor(q * (n + 1)))
+    risk = float(beta_dist.sf(TIE_SHARE, k, n + 1 - k))
+    while k > 1 and risk > TIE_RISK:
+        k -= 1
+        risk = float(beta_dist.sf(TIE_SHARE, k, n + 1 - k))
+    return float(scores.double().sort().values[k - 1]), risk
 
 
 def _held_out(classes: torch.Tensor, n_classes: int, fraction: float, seed: int) -> torch.Tensor:

@@ -6,6 +6,7 @@ run once. The Average column averages each trial over the OOD sets first.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .._io import format_table
 from .._validate import positive_int
-from .detectors import MHE, MSP, SHE, Detector, Energy, ReAct, RecLagDetector, warn_b0
+from .detectors import MHE, MSP, SHE, TIE_RISK, Detector, Energy, ReAct, RecLagDetector, warn_b0
 from .features import FeatureSet
 from .metrics import CONVENTIONS, Positive, RocCurve, evaluate, roc_curve
 from .references import REFERENCES
@@ -138,13 +139,17 @@ class OODReport:
             parts.append("\n### RecLag training, held-out ID data (per sample)\n\n"
                          + format_table(["Method", "exact NLL", "MC loss (M=5)", "fit time (s)"], rows))
         if self.diagnostics:
+            keys = ("memory_movement", "beta_scale", "b0_share", "b0_risk")
             rows = [[m, *(f"{100 * trimmed(v[k])[0]:.3g}" if k != "beta_scale" else f"{trimmed(v[k])[0]:.4g}"
-                          for k in ("memory_movement", "beta_scale", "b0_share"))]
+                          for k in keys if k in v)]
                     for m, v in self.diagnostics.items()]
             parts.append("\n### RecLag diagnostics (ID test data)\n\n"
-                         + format_table(["Method", "memory movement (%)", "β·‖ξ‖·‖v‖", "ID test in B0 (%)"], rows)
+                         + format_table(["Method", "memory movement (%)", "β·‖ξ‖·‖v‖", "ID test in B0 (%)",
+                                         "P(B0 share > 5 %) (%)"], rows)
                          + "\n\nβ·‖ξ‖·‖v‖ ≫ 1: lse is a max and the score is the cosine similarity to the nearest memory. "
-                           "Points in B0 go to the origin in one step of the dynamics and tie there.")
+                           "Points in B0 go to the origin in one step of the dynamics and tie there; the last "
+                           "column is the chance, given how many held-out scores set γ, that more than 5 % of ID "
+                           "points start there (then FPR95 after the dynamics is 1).")
         if self.references:
             parts.append("\n(reference): baselines outside the paper, for comparison: " + ", ".join(self.references)
                          + ".")
@@ -232,9 +237,15 @@ def evaluate_detectors(
             for key, value in det.diagnostics(id_test).items():
                 report.diagnostics.setdefault(name, {}).setdefault(key, []).append(value)
     for name, diag in report.diagnostics.items():
-        msg = warn_b0(float(np.mean(diag["b0_share"])), name)
+        msg = warn_b0(float(np.mean(diag["b0_share"])), name, limit=1.0 - float(tpr))
         if msg:
             report.warnings.append(msg)
+        risk = float(np.nanmax(diag["b0_risk"])) if not np.isnan(diag["b0_risk"]).all() else math.nan
+        if risk > TIE_RISK:
+            report.warnings.append(
+                f"{name}: γ was set on {report.detectors[name].n_calibration_} held-out ID scores, too few to keep "
+                f"the B0 share of ID test points below 5 % reliably (chance it passes: up to {100 * risk:.0f} %; "
+                f"then FPR95 after the dynamics is 1); give more ID training data or a larger calibration share")
     return report
 
 

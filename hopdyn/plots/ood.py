@@ -18,39 +18,47 @@ def _method_colors(methods: Sequence[str]) -> dict[str, str]:
     return {m: cycle[i % len(cycle)] for i, m in enumerate(methods)}
 
 
-def plot_roc(curves: Mapping[str, Mapping[str, RocCurve]], title: str = ""):
-    """One panel per OOD set: TPR against FPR on a log axis, AUROC in the legend (Fig 3).
+def plot_roc(curves: Mapping[str, Mapping[str, RocCurve]], title: str = "", references: Sequence[str] = ()):
+    """One panel per OOD set: TPR against FPR on a log axis (Fig 3).
 
-    ``curves[ood_set][method]`` is a :class:`~hopdyn.ood.metrics.RocCurve`. Points with FPR = 0
-    are drawn at the left edge of the axis (half the smallest positive FPR).
+    ``curves[ood_set][method]`` is a :class:`~hopdyn.ood.metrics.RocCurve`; ``references`` are
+    drawn dashed. One legend for all panels, below them, so that no panel's curves are covered;
+    each panel's title names its best method and AUROC (thickest line), and the RecLag rows'
+    AUROC. Points with FPR = 0 are drawn at the left edge of the axis (half the smallest positive FPR).
     """
     sets = list(curves)
     methods = list(dict.fromkeys(m for s in sets for m in curves[s]))
     colors = _method_colors(methods)
     ncol = min(3, len(sets))
     nrow = -(-len(sets) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.6 * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.5 * nrow + 0.35 * (1 + len(methods) // 4)),
+                             squeeze=False)
     for ax, s in zip(axes.flat, sets):
         positive = [c.fpr[c.fpr > 0].min() for c in curves[s].values() if (c.fpr > 0).any()]
         floor = 0.5 * min(positive) if positive else 1e-3
-        best = max(c.auroc for c in curves[s].values())
+        best = max(curves[s], key=lambda m: curves[s][m].auroc)
         for m, c in curves[s].items():
-            lw = 2.2 if c.auroc == best else 1.2
-            ax.plot(np.maximum(c.fpr, floor), c.tpr, color=colors[m], lw=lw, label=f"{m} (AUROC {100 * c.auroc:.1f})")
+            ax.plot(np.maximum(c.fpr, floor), c.tpr, color=colors[m], lw=2.4 if m == best else 1.1,
+                    ls="--" if m in references else "-", zorder=3 if m == best else 2)
         ax.set_xscale("log")
         ax.set_xlim(floor, 1.0)
         ax.set_ylim(0.0, 1.01)
-        ax.set_title(s)
+        reclag = [m for m in curves[s] if m.startswith("RecLag") and m not in references and m != best]
+        sub = "; ".join(f"{m} {100 * curves[s][m].auroc:.1f}" for m in reclag)
+        ax.set_title(f"{s}: best {best} {100 * curves[s][best].auroc:.1f}" + (f"\n{sub}" if sub else ""),
+                     fontsize=9)
         ax.set_xlabel("FPR (log scale)")
         ax.set_ylabel("TPR")
-        ax.legend(fontsize=7, loc="lower right")
         ax.grid(alpha=0.3, which="both")
     for ax in list(axes.flat)[len(sets):]:
         ax.set_visible(False)
+    handles = [plt.Line2D([], [], color=colors[m], lw=1.6, ls="--" if m in references else "-",
+                          label=m + (" (reference)" if m in references else "")) for m in methods]
+    fig.legend(handles=handles, loc="lower center", ncol=min(5, len(methods)), fontsize=8, frameon=False)
     c0 = next(iter(curves[sets[0]].values()))
-    fig.suptitle((title + "\n" if title else "") + f"positive class: {c0.positive.upper()}; thickest line: best AUROC",
-                 fontsize=10)
-    fig.tight_layout()
+    fig.suptitle((title + "\n" if title else "") + f"positive class: {c0.positive.upper()}; titles: AUROC (%); "
+                 "thickest line: best AUROC", fontsize=10)
+    fig.tight_layout(rect=(0, 0.05 + 0.025 * (len(methods) // 5), 1, 1))
     return fig
 
 

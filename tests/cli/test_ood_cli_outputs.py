@@ -130,3 +130,61 @@ def test_device_cuda_without_cuda_is_one_line(tmp_path, capsys):
     assert main(args(p, "--device", "cuda")) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--device cuda: CUDA is not available" in err
+
+
+def test_saved_detector_reloads_to_identical_scores(tmp_path, capsys):
+    p = write_sets(tmp_path)
+    det = tmp_path / "det.pt"
+    assert main(args(p, "--save-detector", str(det), "--out", str(tmp_path / "a"))) == 0
+    assert f"wrote {det}" in capsys.readouterr().out
+    assert main(args(p, "--load-detector", str(det), "--out", str(tmp_path / "b"), "--json", str(tmp_path / "b.json")))\
+        == 0
+    text = capsys.readouterr().out
+    assert "RecLag (loaded)" in text
+    with np.load(tmp_path / "a" / "scores.npz") as a, np.load(tmp_path / "b" / "scores.npz") as b:
+        assert not [k for k in b.files if k.startswith("RecLag/")]  # nothing was trained
+        for s in ("id_test", "far", "near"):
+            np.testing.assert_allclose(b[f"RecLag (loaded)/{s}"], a[f"RecLag/{s}"], rtol=1e-12, atol=0)
+    rep = json.loads((tmp_path / "b.json").read_text())
+    assert rep["settings"]["prefitted"] == ["RecLag (loaded)"] and rep["settings"]["inputs"]["detector"] == str(det)
+    assert "RecLag (loaded)" in rep["evolution"]["fpr"]  # it has dynamics, so it joins the time evolution
+
+
+def test_gamma_options(tmp_path, capsys):
+    p = write_sets(tmp_path)
+    assert main(args(p, "--gamma", "2.5", "--json", str(tmp_path / "g.json"))) == 0
+    s = json.loads((tmp_path / "g.json").read_text())["settings"]["reclag"]["RecLag"]
+    assert s["log_gamma_first_trial"] == [pytest.approx(np.log(2.5))] * 1
+    capsys.readouterr()
+    assert main(args(p, "--calibration", "0.5", "--gamma-quantile", "0.04", "--json", str(tmp_path / "c.json"))) == 0
+    s = json.loads((tmp_path / "c.json").read_text())["settings"]["reclag"]["RecLag"]
+    assert s["gamma_quantile"] == 0.04
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--gamma", "0"), "gamma must be"),
+    (("--calibration", "1.5"), "calibration must be in [0, 1)"),
+    (("--load-detector", "/nonexistent/det.pt"), "no such detector file"),
+])
+def test_bad_detector_options_fail_in_one_line(tmp_path, capsys, extra, message):
+    assert main(args(write_sets(tmp_path), *extra)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_gamma_and_gamma_quantile_exclude_each_other(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:  # argparse's own check, before anything runs
+        main(args(write_sets(tmp_path), "--gamma", "2", "--gamma-quantile", "0.1"))
+    assert exc.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_loaded_detector_is_checked_against_the_features(tmp_path, capsys):
+    p = write_sets(tmp_path)
+    det = tmp_path / "det.pt"
+    assert main(args(p, "--save-detector", str(det))) == 0
+    capsys.readouterr()
+    assert main(args(p, "--load-detector", str(det), "--save-detector", str(tmp_path / "again.pt"))) == 2
+    assert "nothing is trained" in capsys.readouterr().err
+    (tmp_path / "six").mkdir()
+    assert main(args(write_sets(tmp_path / "six", d=6), "--load-detector", str(det))) == 2
+    assert "fitted on 5-d features, these are 6-d" in capsys.readouterr().err

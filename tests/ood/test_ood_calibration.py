@@ -96,3 +96,61 @@ def test_report_warns_and_says_so_when_many_id_points_start_in_b0():
         rep = evaluate_detectors(train, test, {"far": far}, dets, trials=1, progress=False)
     assert rep.diagnostics["RecLag"]["b0_share"] == [1.0] and len(rep.warnings) == 1
     assert "Warning: RecLag: 100.0% of the ID test points" in rep.markdown()
+
+
+def test_b0_risk_is_the_beta_tail_and_matches_monte_carlo():
+    """With n held-out scores and the k-th smallest as log γ, the share of new ID points below it
+    is Beta(k, n + 1 - k): with 40 scores (k = 1) it passes 5 % with probability 0.95^40."""
+    from hopdyn.ood.detectors import _conformal_quantile
+
+    scores = torch.linspace(0.0, 1.0, 40, dtype=torch.float64)
+    value, risk = _conformal_quantile(scores, 0.02)
+    assert value == 0.0 and risk == pytest.approx(0.95**40, rel=1e-12)
+    # Monte Carlo: exchangeable calibration and test scores, share of the test set below the minimum
+    g = np.random.default_rng(0)
+    cal, test = g.random((20000, 40)), g.random((20000, 2000))
+    share = (test < cal.min(1, keepdims=True)).mean(1)
+    assert (share > 0.05).mean() == pytest.approx(0.95**40, abs=0.01)
+
+
+def test_calibration_lowers_k_until_the_tie_risk_is_small():
+    from scipy.stats import beta
+
+    from hopdyn.ood.detectors import TIE_RISK, _conformal_quantile
+
+    scores = torch.arange(1000, dtype=torch.float64)
+    value, risk = _conformal_quantile(scores, 0.045)  # ⌊0.045 · 1001⌋ = 45 would pass 5 % too often
+    k = int(value) + 1
+    assert k < 45 and risk <= TIE_RISK < beta.sf(0.05, k + 1, 1000 - k)
+    assert risk == pytest.approx(beta.sf(0.05, k, 1001 - k), rel=1e-12)
+
+
+def test_too_few_held_out_scores_are_said_in_the_report(digits):
+    from hopdyn.ood import run_benchmark
+
+    small = digits.id_train.subset(torch.arange(100))
+    res = run_benchmark(small, digits.id_test, {"digits 6-9": digits.ood["digits 6-9"]}, objectives=("mc",),
+                        reclag={"epochs": 1}, trials=1, steps=1, progress=False)
+    n = res.report.detectors["RecLag"].n_calibration_
+    assert 15 <= n <= 25
+    assert res.report.diagnostics["RecLag"]["b0_risk"][0] == pytest.approx(0.95**n, rel=1e-9)  # k = 1
+    assert any("too few to keep the B0 share" in w and f"{n} held-out ID scores" in w for w in res.report.warnings)
+    assert "too few to keep the B0 share" in res.report.markdown()
+
+
+def test_evolution_verdicts_on_held_out_digits(digits):
+    """The paper's Fig 5 claims, checked: MHE collapses, RecLag ends far below it; RecLag does
+    not keep its step-0 FPR95 exactly (the dynamics reduce its score to score >= log γ)."""
+    from hopdyn.ood import MHE
+
+    det = RecLagDetector(epochs=10, progress=False).fit(digits.id_train)
+    evo = score_evolution({"MHE": MHE().fit(digits.id_train), "RecLag": det}, digits.id_test,
+                          digits.ood["digits 6-9"], steps=4)
+    v = dict(zip(("mhe", "keeps", "below"), evo.verdicts))
+    assert v["mhe"].startswith("MHE's separation collapses") and v["mhe"].endswith("holds")
+    assert v["below"].startswith("RecLag ends below MHE") and v["below"].endswith("holds")
+    assert evo.fpr["RecLag"][-1] < evo.fpr["MHE"][-1] - 0.3
+    kept = evo.fpr["RecLag"][-1] <= evo.fpr["RecLag"][0] + 0.05
+    assert v["keeps"].endswith("holds") == kept and ("does not hold" in v["keeps"]) == (not kept)
+    # after the gate has sorted the states, FPR95 is about the share of OOD points outside B0
+    assert abs(evo.fpr["RecLag"][-1] - evo.ood_outside_b0["RecLag"]) < 0.05

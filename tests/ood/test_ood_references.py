@@ -70,7 +70,7 @@ def test_reference_rows_in_the_report(data):
     assert "Mahalanobis (reference)" in rep.markdown()
     assert rep._detectors["RecLag (untrained)"].memory_movement() == 0.0
     diag = rep.diagnostics["RecLag"]
-    assert set(diag) == {"memory_movement", "beta_scale", "b0_share"}
+    assert set(diag) == {"memory_movement", "beta_scale", "b0_share", "b0_risk"}
     assert diag["memory_movement"][0] > 0 and diag["beta_scale"][0] > 1
     assert "RecLag diagnostics" in rep.markdown()
     # without labels Mahalanobis is skipped with the reason
