@@ -151,6 +151,22 @@ def memory_1e7(quick: bool) -> dict:
             "ratio": res["peak_gib"] / 4.0, "target": "peak < 4 GiB", "ok": res["peak_gib"] < 4.0}
 
 
+@benchmark("import_cost")
+def import_cost(quick: bool) -> dict:
+    """``import hopdyn`` against ``import torch`` in fresh interpreters, alternated so that a slow
+    phase of the machine hits both alike (hopdyn imports torch, so the difference is hopdyn's own:
+    the other rooms, scipy, scikit-learn and the plotting stacks load only when used)."""
+    repeats = 5 if quick else 11
+
+    def fresh(module: str):
+        return lambda: subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+
+    times = interleaved({"torch": fresh("torch"), "hopdyn": fresh("hopdyn")}, repeats=repeats)
+    ratio = times["hopdyn"] / times["torch"]
+    return {"import_torch_s": times["torch"], "import_hopdyn_s": times["hopdyn"], "ratio": ratio,
+            "target": "import hopdyn <= 1.1 x import torch", "ok": ratio <= 1.1}
+
+
 # last: after its large AVX matmuls the machine ran small-tensor work (integrate_overhead) up to
 # 1.7x slower for a while, even in a fresh process
 @benchmark("step_throughput")
