@@ -19,7 +19,8 @@ from .core import (
     Abs, GateCrossingWarning, GatedLagrangian, Lagrangian, LogSumExp, MHN, Polynomial, Quadratic, RecLag, SmoothRecLag,
     Trajectory, WeightedLogSumExp, integrate, iterate, iterate_two_variable,
 )
-from .mha.attention import HopfieldAttention, HopfieldAttentionStack
+from .mha.attention import HopfieldAttention, HopfieldAttentionStack, HopfieldMultiheadAttention, KVCache
+from .mha.block import HopfieldTransformerBlock
 
 __version__ = "0.1.0"
 
@@ -60,6 +61,9 @@ __all__ = [
     "GatedLagrangian",
     "HopfieldAttention",
     "HopfieldAttentionStack",
+    "HopfieldMultiheadAttention",
+    "HopfieldTransformerBlock",
+    "KVCache",
     "Lagrangian",
     "LogSumExp",
     "MHN",

@@ -12,7 +12,8 @@ two convex functions is not convex). :func:`residual` centres on the token mean
 ``res* ≤ ‖X − 1x̄ᵀ‖_{1,∞} ≤ 2(1 − 1/T)·res*``. Both vanish together (rank collapse to ``1xᵀ``)
 and decay at the same rate with depth, which is what the metric is for.
 
-Every function takes ``(..., T, d)`` and returns ``(...)``.
+Every token function takes ``(..., T, d)`` and returns ``(...)``; :func:`attention_entropy` and
+:func:`effective_rank` diagnose attention maps ``(..., L, S)``.
 """
 from __future__ import annotations
 
@@ -91,3 +92,21 @@ def collapse_metrics(x: ArrayLike) -> dict[str, torch.Tensor]:
         "cosine": mean_cosine_similarity(x),
         "cosine_gap": cosine_gap(x),
     }
+
+
+# -- attention maps --------------------------------------------------------------------------------
+def attention_entropy(w: ArrayLike) -> torch.Tensor:
+    """Mean Shannon entropy (nats) of the rows of attention maps ``w`` ``(..., L, S)`` (each row a
+    distribution over keys), shape ``(...)``; ``0 log 0 = 0``. Uniform attention over ``S`` keys
+    gives ``log S``, attention to one key 0."""
+    w = as_tensor(w, "w", min_dim=2)
+    return -torch.special.xlogy(w, w).sum(-1).mean(-1)
+
+
+def effective_rank(m: ArrayLike) -> torch.Tensor:
+    """Effective rank of matrices ``(..., L, S)`` (Roy & Vetterli 2007): ``exp(H(p))`` with
+    ``p = σ/Σσ`` the normalised singular values, shape ``(...)``; 1 for a rank-one matrix (the
+    attention map of collapsed tokens), ``min(L, S)`` for equal singular values (the identity)."""
+    s = torch.linalg.svdvals(as_tensor(m, "m", min_dim=2))
+    p = s / s.sum(-1, keepdim=True).clamp_min(torch.finfo(s.dtype).tiny)
+    return torch.exp(-torch.special.xlogy(p, p).sum(-1))

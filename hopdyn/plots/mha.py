@@ -89,3 +89,58 @@ def plot_accuracy_vs_depth(
     if title:
         ax.set_title(title, fontsize=10)
     return fig if fig is not None else ax.figure
+
+
+def plot_training_comparison(result, *, title: str = ""):
+    """A trained-model comparison (:class:`~hopdyn.experiments.mha.MHATrainResult`): left, the
+    score per (``α``, ``α'``) with seeds as dots (paired seeds joined by grey lines); middle and
+    right, attention entropy and effective rank per layer (mean over seeds) per setting; for a
+    grid of several ``α`` and ``α'``, the left panel is a heat map of the mean score instead."""
+    res, ahs = result.residual_alphas, result.alphas_h
+    fig, axes = plt.subplots(1, 3, figsize=(14.0, 3.8))
+    ax = axes[0]
+    labels_res = ["std" if a is None else f"{a:g}" for a in res]
+    if len(res) > 1 and len(ahs) > 1:
+        mean = result.score.mean(-1)
+        im = ax.imshow(mean, cmap="viridis", aspect="auto")
+        for r in range(len(res)):
+            for i in range(len(ahs)):
+                bright = mean[r, i] > 0.5 * (mean.min() + mean.max())  # viridis is light at the top
+                ax.text(i, r, f"{mean[r, i]:.3f}", ha="center", va="center", fontsize=8, color="k" if bright else "w")
+        ax.set_xticks(range(len(ahs)), [f"{a:g}" for a in ahs])
+        ax.set_yticks(range(len(res)), labels_res)
+        ax.set_xlabel(r"$\alpha'$ (carried scores)")
+        ax.set_ylabel(r"$\alpha$ (residual; std = $x + \mathrm{Attn}$)")
+        fig.colorbar(im, ax=ax, label=f"mean {result.metric}")
+    else:
+        colors = plt.cm.viridis(np.linspace(0.0, 0.85, len(res)))
+        for r, c in enumerate(colors):
+            for k in range(len(result.seeds)):
+                ax.plot(range(len(ahs)), result.score[r, :, k], "-", color="grey", lw=0.6, alpha=0.5)
+            ax.plot(np.repeat(np.arange(len(ahs)), len(result.seeds)), result.score[r].ravel(), "o", ms=4,
+                    color=c, alpha=0.6)
+            ax.plot(range(len(ahs)), result.score[r].mean(-1), "_", ms=22, mew=2, color=c,
+                    label=rf"$\alpha$ = {labels_res[r]} (mean)")
+        ax.set_xticks(range(len(ahs)), [f"{a:g}" + (" (std attn)" if a == 0 else "") for a in ahs])
+        ax.set_xlabel(r"$\alpha'$ (carried scores)")
+        ax.set_ylabel(result.metric)
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    layers = np.arange(1, result.entropy.shape[-1] + 1)
+    styles = ["-", "--", ":", "-."]
+    colors = plt.cm.viridis(np.linspace(0.0, 0.85, len(ahs)))
+    for ax, data, name in ((axes[1], result.entropy, "attention entropy (nats)"),
+                           (axes[2], result.effective_rank, "effective rank of attention maps")):
+        for r in range(len(res)):
+            for i, c in enumerate(colors):
+                lab = rf"$\alpha'$={ahs[i]:g}" + (f", $\\alpha$={labels_res[r]}" if len(res) > 1 else "")
+                ax.plot(layers, data[r, i].mean(0), styles[r % 4], marker="o", ms=3, color=c, label=lab)
+        ax.set_xlabel("layer")
+        ax.set_ylabel(name)
+        ax.set_xticks(layers)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

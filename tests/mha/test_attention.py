@@ -137,4 +137,4 @@ def test_bad_forward_input():
     with pytest.raises(ValueError, match="layers is empty"):
         hd.HopfieldAttentionStack([])
     with pytest.raises(ValueError, match="mha"):
-        hd.HopfieldAttention.from_multihead(nn.MultiheadAttention(D, H, kdim=3, vdim=3))
+        hd.HopfieldAttention.from_multihead(nn.MultiheadAttention(D, H, add_bias_kv=True))
