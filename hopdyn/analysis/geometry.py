@@ -51,6 +51,18 @@ class Plane:
         return cls(a, basis, list(names), anchors, (anchors - a) @ basis.T)
 
     @classmethod
+    def pca(cls, points: ArrayLike) -> "Plane":
+        """The plane through the origin spanned by the top two principal directions of ``points``
+        ``(N, N_V)`` (e.g. the memories; centred at their mean), each direction's largest entry positive."""
+        x = as_tensor(points, "points", min_dim=2).to(torch.float64)
+        _, sv, vh = torch.linalg.svd(x - x.mean(0), full_matrices=False)
+        if sv.numel() < 2 or float(sv[1]) <= 1e-12 * max(float(sv[0]), 1e-300):
+            raise ValueError(f"the {x.shape[0]} points vary along fewer than two directions; a PCA plane needs "
+                             "points that span a plane (at least 3, not on one line)")
+        d = vh[:2] * torch.sign(vh[:2].gather(1, vh[:2].abs().argmax(1, keepdim=True)))
+        return cls.through(torch.zeros_like(d[0]), d[0], d[1], ("origin", "PC 1", "PC 2"))
+
+    @classmethod
     def standard(cls, dtype: torch.dtype = torch.float64) -> "Plane":
         """The whole space of a 2-D network."""
         eye = torch.eye(2, dtype=dtype)

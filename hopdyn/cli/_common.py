@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,8 @@ OUTPUT_DIRS = ("out",)
 
 
 def load_xi(path: str) -> torch.Tensor:
-    """Read an array (an interaction matrix ``(N_H, N_V)``, or a state) from ``.npy`` or ``.pt``,
-    as float64. Unreadable files, non-numeric or half-precision data and an all-zero matrix raise ``ValueError`` with one readable line.
+    """Read an array (an interaction matrix ``(N_H, N_V)``, or a state) from ``.npy``, ``.pt`` or
+    ``.npz`` (the array named ``xi``, or the only one), as float64. Unreadable files, non-numeric or half-precision data and an all-zero matrix raise ``ValueError`` with one readable line.
 
     The all-zero check is here, in the command line, and only for arrays of two or more
     dimensions: an all-zero interaction matrix has no memories, so every check and simulation
@@ -30,13 +31,8 @@ def load_xi(path: str) -> torch.Tensor:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"--xi: no such file: {path}")
-    if p.suffix == ".npy":
-        try:
-            arr = np.load(p, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise ValueError(f"--xi: {path} is not a readable .npy array ({_first_line(exc)})") from exc
-        if not isinstance(arr, np.ndarray):  # np.load reads .npz archives whatever the suffix
-            raise ValueError(f"--xi: {path} is not a .npy array (it is an .npz archive)")
+    if p.suffix in (".npy", ".npz"):
+        arr = _read_npy(p) if p.suffix == ".npy" else _read_npz(p)
         if arr.dtype.kind == "f" and arr.dtype.itemsize < 4:
             raise ValueError(f"--xi: {path} holds {arr.dtype}: float16/bfloat16 are not supported: use float32 or float64")
         if arr.dtype.kind not in "fiu":
@@ -56,11 +52,36 @@ def load_xi(path: str) -> torch.Tensor:
             raise ValueError(f"--xi: expected real numbers in {path}, got dtype {xi.dtype}")
         xi = xi.detach().to(torch.float64)
     else:
-        raise ValueError(f"--xi: expected a .npy or .pt file, got {path}")
+        raise ValueError(f"--xi: expected a .npy, .npz or .pt file, got {path}")
     # NaN/inf and empty arrays are left to the commands' own checks (``as_tensor``), which name the option
     if xi.dim() >= 2 and xi.numel() and not bool(xi.any()):
         raise ValueError(f"--xi: {path} is all zeros: an all-zero interaction matrix has no memories")
     return xi
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"--xi: {path} is not a readable .npy array ({_first_line(exc)})") from exc
+    if not isinstance(arr, np.ndarray):  # np.load reads .npz archives whatever the suffix
+        arr.close()
+        raise ValueError(f"--xi: {path} is not a .npy array (it is an .npz archive)")
+    return arr
+
+
+def _read_npz(path: Path) -> np.ndarray:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError(f"--xi: {path} is not an .npz archive (it is a single .npy array)")
+            keys = list(z.keys())
+            if "xi" in keys or len(keys) == 1:
+                return z["xi" if "xi" in keys else keys[0]]
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"--xi: {path} is not a readable .npz archive ({_first_line(exc)})") from exc
+    raise ValueError(f"--xi: {path} holds the arrays {', '.join(keys) or '(none)'}: name the memories 'xi' or "
+                     "save only one array")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -3,6 +3,10 @@ hands the data to a drawing function in :mod:`hopdyn.plots`.
 
 A recipe is ``make(out_dir: Path) -> list[Path]`` registered with :func:`figure`; it returns the
 files it wrote (use :func:`save` so that PNG and PDF are written atomically).
+
+:mod:`hopdyn.figures.network` is the one drawing path of the network figures (landscapes, phase
+portraits, basin maps, Theorem 1's radii, continuation): the planar recipes of ``paper`` and ``theory``
+call it, and ``hopdyn figures --xi FILE`` runs it on the user's memories.
 """
 from __future__ import annotations
 

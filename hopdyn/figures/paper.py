@@ -9,10 +9,12 @@ from pathlib import Path
 import torch
 
 from ..analysis import landscape as land
-from ..datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
-from ..core.lagrangians import LogSumExp, RecLag
+from ..analysis.basins import basin_map
+from ..analysis.continuation import vary_memory
 from ..core.network import MHN
+from ..datasets import PLANAR_BETA, PLANAR_GAMMA, planar_memories
 from . import figure, save
+from .network import DPI, FigureNetwork, b0_in_plane, landscapes_figure, phase_figure, surfaces_figure
 
 #: Fig 1's test point: the vanilla MHN takes it to memory 4, RecLag to the origin
 #: (tests/test_landscape.py checks both, for both simulators).
@@ -21,13 +23,6 @@ FIG1_START = (0.0, -0.85)
 FIG2_RADIUS = 3.0
 
 
-#: PNG resolution of these figures (keeps figures/ small; the PDFs are vector graphics).
-DPI = 100
-
-
-#: Panel titles of the two planar networks.
-TITLES = ("vanilla MHN, LogSumExp(beta=4)", "RecLag(beta=4, gamma=1000)")
-
 
 def seeded_starts(n: int, half_width: float, seed: int) -> torch.Tensor:
     """``n`` initial states uniform in the square ``[-half_width, half_width]²`` (float64, seeded)."""
@@ -35,10 +30,15 @@ def seeded_starts(n: int, half_width: float, seed: int) -> torch.Tensor:
     return (2 * torch.rand(n, 2, generator=g, dtype=torch.float64) - 1) * half_width
 
 
+def planar() -> FigureNetwork:
+    """The built-in network of the figures: the planar memories, β = 4, γ = 1000."""
+    return FigureNetwork(planar_memories(), PLANAR_BETA, PLANAR_GAMMA, name="planar")
+
+
 def planar_networks() -> tuple[MHN, MHN]:
     """The vanilla and the RecLag network of the paper figures."""
-    xi = planar_memories()
-    return MHN(xi, memory=LogSumExp(PLANAR_BETA)), MHN(xi, memory=RecLag(PLANAR_BETA, PLANAR_GAMMA))
+    net = planar()
+    return net.vanilla, net.reclag
 
 
 def explorer_memory_sets() -> dict[str, torch.Tensor]:
@@ -61,13 +61,7 @@ def explorer_memory_sets() -> dict[str, torch.Tensor]:
     "attractor (star) with RecLag.",
 )
 def fig1(out_dir: Path) -> list[Path]:
-    from ..plots.landscape import fig1_surfaces
-
-    nets = planar_networks()
-    lands = [land.energy_landscape(n, n=71) for n in nets]
-    paths = [land.landscape_paths(n, [FIG1_START], steps=40, t_max=10.0, n_times=101) for n in nets]
-    fig = fig1_surfaces(lands, paths, TITLES)
-    return save(fig, out_dir, "fig1_landscapes_3d", dpi=DPI)
+    return save(surfaces_figure(planar(), start=[FIG1_START]), out_dir, "fig1_landscapes_3d", dpi=DPI)
 
 
 @figure(
@@ -78,16 +72,7 @@ def fig1(out_dir: Path) -> list[Path]:
     "B0 = {p_H < delta} in white, located by bisection on G = 0.",
 )
 def fig2(out_dir: Path) -> list[Path]:
-    from ..plots.landscape import fig2_landscapes
-
-    vanilla, reclag = planar_networks()
-    fig = fig2_landscapes(
-        land.energy_landscape(vanilla, n=161),
-        land.energy_landscape(reclag, n=161),
-        land.density_landscape(reclag, n=161, R=FIG2_RADIUS),
-        land.b0_boundary(reclag, n_angles=720),
-    )
-    return save(fig, out_dir, "fig2_energy_density", dpi=DPI)
+    return save(landscapes_figure(planar(), R=FIG2_RADIUS), out_dir, "fig2_energy_density", dpi=DPI)
 
 
 @figure(
@@ -97,23 +82,16 @@ def fig2(out_dir: Path) -> list[Path]:
     "(ODE solid, discrete map dotted, starts as diamonds) and, below, the energy along each of them.",
 )
 def phase(out_dir: Path) -> list[Path]:
-    from ..plots.landscape import phase_portraits
-
-    nets = planar_networks()
-    v0 = seeded_starts(8, 2.4, seed=1)
-    lands = [land.energy_landscape(n, n=121) for n in nets]
-    fields = [land.vector_field(n, n=41) for n in nets]
-    paths = [land.landscape_paths(n, v0, steps=25, t_max=12.0, n_times=121) for n in nets]
-    fig = phase_portraits(fields, lands, paths, [None, land.b0_boundary(nets[1])], TITLES)
-    return save(fig, out_dir, "phase_portraits", dpi=DPI)
+    return save(phase_figure(planar(), starts=seeded_starts(8, 2.4, seed=1)), out_dir, "phase_portraits", dpi=DPI)
 
 
 @figure(
     "explorer",
     "Interactive pages (open explorer/index.html in a browser, offline): sliders for beta and gamma (the "
-    "leftmost gamma is the vanilla MHN) and a choice of three memory sets, redrawing the energy and the "
-    "discrete-map trajectories of 10 seeded starts; explorer/landscape_3d.html is Fig 1 as rotatable 3-D "
-    "surfaces. Both load the one copy of plotly.js beside them (explorer/plotly.min.js).",
+    "leftmost gamma is the vanilla MHN) and a choice of three memory sets, redrawing the energy (or the basins "
+    "of attraction of the discrete map, one colour per attractor, the origin light grey) with the boundary of B0 "
+    "as a layer, and the discrete-map trajectories of 10 seeded starts; explorer/landscape_3d.html is Fig 1 as "
+    "rotatable 3-D surfaces. Both load the one copy of plotly.js beside them (explorer/plotly.min.js).",
 )
 def explorer(out_dir: Path) -> list[Path]:
     from ..plots.interactive import landscape_3d, write_explorer, write_figure_page, write_plotlyjs
@@ -128,12 +106,25 @@ def explorer(out_dir: Path) -> list[Path]:
         steps=30,
         seed=0,
     )
+    basins, b0s = explorer_layers(sweep)
     nets = planar_networks()
     lands = [land.energy_landscape(n, n=61) for n in nets]
     paths = [land.landscape_paths(n, [FIG1_START], steps=40, t_max=10.0, n_times=41) for n in nets]
-    fig3d = landscape_3d(lands, paths, TITLES)
+    fig3d = landscape_3d(lands, paths, planar().titles)
     return [
-        write_explorer(sweep, folder / "index.html"),
+        write_explorer(sweep, folder / "index.html", basins=basins, b0=b0s),
         write_figure_page(fig3d, folder / "landscape_3d.html", div_id="landscape_3d"),
         write_plotlyjs(folder),
     ]
+
+
+def explorer_layers(sweep: land.LandscapeSweep) -> tuple[dict, dict]:
+    """The explorer's basin maps (on each memory set's energy grid) and B0 boundaries (None where
+    the network has no gate or B0 does not hold the origin), by cell ``(set, β, γ)``."""
+    basins, b0s = {}, {}
+    for (si, bi, gi), grid in ((key, sweep.grids[key[0]]) for key in sweep.cells):
+        base = MHN(sweep.memories[si])
+        net = base.replace(memory=vary_memory(base.memory, sweep.betas[bi], sweep.gammas[gi]))
+        basins[si, bi, gi] = basin_map(net, grid.shape[::-1], extent=grid.extent, progress=False)
+        b0s[si, bi, gi] = b0_in_plane(net, grid.plane, n_angles=180)
+    return basins, b0s

@@ -22,7 +22,9 @@ from plotly.subplots import make_subplots
 
 from .._io import atomic_path
 from ..analysis.attractors import MemoryFates
-from ..analysis.landscape import EnergyLandscape, LandscapePaths, LandscapeSweep
+from ..analysis.basins import BasinMap
+from ..analysis.landscape import B0Boundary, EnergyLandscape, LandscapePaths, LandscapeSweep
+from .palette import UNCONVERGED, attractor_colors
 
 PLOTLY_JS = "plotly.min.js"
 
@@ -176,8 +178,40 @@ def _fates(fates: MemoryFates | None) -> dict:
             "G_memory": _rounded(_np(fates.G_memory))}
 
 
-def explorer_data(sweep: LandscapeSweep) -> dict:
-    """The sweep as plain JSON-ready data (what the explorer page embeds)."""
+def _packed_labels(labels: np.ndarray) -> dict:
+    """Basin labels (``-1``: not converged) as bytes ``label + 1``, base64-encoded."""
+    labels = np.asarray(labels)
+    if labels.max(initial=-1) > 254:
+        raise ValueError(f"the explorer draws at most 255 attractors per cell, got {int(labels.max()) + 1}")
+    q = (labels + 1).astype(np.uint8)
+    return {"shape": list(q.shape), "b64": base64.b64encode(q.tobytes()).decode()}
+
+
+def _basins(bmap: BasinMap | None) -> dict | None:
+    """One cell's basin layer: labels, a colour per attractor (:mod:`hopdyn.plots.palette`), names, shares."""
+    if bmap is None:
+        return None
+    att = bmap.attractors
+    return {
+        "labels": _packed_labels(_np(bmap.labels)),
+        "colors": [UNCONVERGED] + attractor_colors(att.kinds, att.memory.tolist()),
+        "names": ["not converged"] + list(att.names),
+        "shares": _rounded(_np(bmap.shares), 3),
+    }
+
+
+def _b0_line(b0: B0Boundary | None) -> list | None:
+    """The boundary of B0 as a closed polyline (None when the cell has none)."""
+    if b0 is None:
+        return None
+    c = _np(b0.coords)
+    return _rounded(np.vstack([c, c[:1]]))
+
+
+def explorer_data(sweep: LandscapeSweep, basins: dict | None = None, b0: dict | None = None) -> dict:
+    """The sweep as plain JSON-ready data (what the explorer page embeds), with, by cell
+    ``(set, β, γ)``, the basin maps ``basins`` (on the cell's energy grid) and the B0 boundaries ``b0``."""
+    basins, b0 = basins or {}, b0 or {}
     cells = {}
     for (si, bi, gi), c in sweep.cells.items():
         paths = np.asarray(_rounded(_np(c.paths).transpose(1, 0, 2)))  # (B, K+1, 2)
@@ -194,6 +228,8 @@ def explorer_data(sweep: LandscapeSweep) -> dict:
             "memory": c.known.memory.tolist(),
             "b0": c.b0_fraction,
             "fates": _fates(c.fates),
+            "basins": _basins(basins.get((si, bi, gi))),
+            "b0_line": _b0_line(b0.get((si, bi, gi))),
         }
     return {
         "sets": [
@@ -222,14 +258,17 @@ def script_json(data) -> str:
     return text
 
 
-def write_explorer(sweep: LandscapeSweep, path: str | Path, title: str = "hopdyn landscape explorer") -> Path:
+def write_explorer(sweep: LandscapeSweep, path: str | Path, title: str = "hopdyn landscape explorer",
+                   basins: dict | None = None, b0: dict | None = None) -> Path:
     """Write the explorer page: sliders for β and γ (the leftmost γ is the vanilla MHN), a choice
-    of memory set, and a 2-D energy map (or a 3-D surface) with the discrete-map trajectories of
-    fixed starts, the memories and, where it attracts, the origin."""
+    of memory set, and a 2-D map (or a 3-D surface) of the energy or, as a layer, of the basins of
+    attraction (``basins``: a :class:`~hopdyn.analysis.basins.BasinMap` per cell), the boundary of
+    B0 as a layer (``b0``: a :class:`~hopdyn.analysis.landscape.B0Boundary` or None per cell), the
+    discrete-map trajectories of fixed starts, the memories and, where it attracts, the origin."""
     path = Path(path)
     write_plotlyjs(path.parent)
     fill = {"__TITLE__": _html.escape(str(title)), "__PLOTLY__": _html.escape(PLOTLY_JS),
-            "__DATA__": script_json(explorer_data(sweep))}
+            "__DATA__": script_json(explorer_data(sweep, basins, b0))}
     # one pass, so that a placeholder inside the title (or the data) is never substituted again
     html = re.sub("__(?:TITLE|PLOTLY|DATA)__", lambda m: fill[m.group(0)], _EXPLORER)
     with atomic_path(path) as tmp:
@@ -266,12 +305,17 @@ _EXPLORER = r"""<!DOCTYPE html>
 <h2 style="margin:4px 0">__TITLE__</h2>
 <p style="margin:2px 0 10px 0;font-size:13px">Energy of a modern Hopfield network in the plane, with the
 discrete-map trajectories (eq 12) of fixed starts (diamonds). The leftmost &gamma; is the vanilla MHN
-(log-sum-exp); larger &gamma; makes RecLag's origin attractor (star) and its basin grow.
+(log-sum-exp); larger &gamma; makes RecLag's origin attractor (star) and its basin grow. The basins layer
+colours each point by the attractor the discrete map takes it to (one colour per memory, the origin light
+grey, spurious attractors dark grey); the boundary of B0 (the set sent to 0 in one step) is drawn where B0
+holds the origin.
 All values were computed by hopdyn; this page only displays them.</p>
 <div id="controls">
   <label>memories <select id="set"></select></label>
   <label>&beta; <input type="range" id="beta" min="0" step="1"> <output id="beta_out"></output></label>
   <label>&gamma; <input type="range" id="gamma" min="0" step="1"> <output id="gamma_out"></output></label>
+  <label>layer <select id="layer"><option value="energy">energy</option><option value="basins">basins</option></select></label>
+  <label><input type="checkbox" id="b0" checked> boundary of B0</label>
   <label><input type="checkbox" id="view3d"> 3-D surface</label>
 </div>
 <div id="info"></div>
@@ -288,17 +332,53 @@ function unpack(p) {
   }
   return rows;
 }
-Object.values(DATA.cells).forEach((c) => { c.energy = unpack(c.energy); });
+// basin labels come as bytes label + 1 (0: not converged)
+function unpackLabels(p) {
+  const q = Uint8Array.from(atob(p.b64), (c) => c.charCodeAt(0)), rows = [];
+  for (let j = 0; j < p.shape[0]; j++) rows.push(Array.from(q.subarray(j * p.shape[1], (j + 1) * p.shape[1])));
+  return rows;
+}
+Object.values(DATA.cells).forEach((c) => {
+  c.energy = unpack(c.energy);
+  if (c.basins) {
+    c.basins.z = unpackLabels(c.basins.labels);
+    c.basins.text = c.basins.z.map((r) => r.map((v) => c.basins.names[v]));
+  }
+});
+// a colour scale with one flat step per attractor, for z = 0 .. n-1 over [-0.5, n-0.5]
+function discrete(colors) {
+  const n = colors.length, out = [];
+  colors.forEach((c, k) => { out.push([k / n, c]); out.push([(k + 1) / n, c]); });
+  return out;
+}
 const fmt = (x) => (x === null ? "vanilla" : (x >= 1000 ? x.toExponential(0) : String(x)));
 DATA.sets.forEach((s, i) => { const o = document.createElement("option"); o.value = i; o.textContent = s.name; el("set").appendChild(o); });
 el("beta").max = DATA.betas.length - 1; el("beta").value = Math.floor(DATA.betas.length / 2);
 el("gamma").max = DATA.gammas.length - 1; el("gamma").value = DATA.gammas.length - 1;
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
 
-function traces(set, cell, view3d) {
+function traces(set, cell, view3d, basins, b0) {
   const out = [];
+  const B = basins ? cell.basins : null, n = B ? B.colors.length : 0;
+  const b0line = b0 ? cell.b0_line : null;
   if (view3d) {
-    out.push({type: "surface", x: set.s, y: set.t, z: cell.energy, colorscale: "Viridis", showscale: false, name: "energy"});
+    if (B) {
+      out.push({type: "surface", x: set.s, y: set.t, z: cell.energy, surfacecolor: B.z, colorscale: discrete(B.colors),
+                cmin: -0.5, cmax: n - 0.5, showscale: false, name: "basins", text: B.text, hovertemplate: "%{text}<extra></extra>"});
+    } else {
+      out.push({type: "surface", x: set.s, y: set.t, z: cell.energy, colorscale: "Viridis", showscale: false, name: "energy"});
+    }
+    // memories at the energy of their nearest grid point, a little above the surface so they stay visible
+    const near = (a, x) => a.reduce((best, v, i) => (Math.abs(v - x) < Math.abs(a[best] - x) ? i : best), 0);
+    const flat = cell.energy.flat(), lift = 0.02 * (Math.max(...flat) - Math.min(...flat));
+    out.push({type: "scatter3d", mode: "markers", x: set.memories.map((m) => m[0]), y: set.memories.map((m) => m[1]),
+              z: set.memories.map((m) => cell.energy[near(set.t, m[1])][near(set.s, m[0])] + lift),
+              marker: {size: 5, color: "red", line: {color: "white", width: 1}}, name: "memories"});
+    if (b0line) {  // drawn on the floor of the box, under the surface
+      const floor = Math.min(...cell.energy.map((r) => Math.min(...r)));
+      out.push({type: "scatter3d", mode: "lines", x: b0line.map((q) => q[0]), y: b0line.map((q) => q[1]), z: b0line.map(() => floor),
+                line: {color: "black", width: 5, dash: "dash"}, name: "boundary of B0 (on the floor)"});
+    }
     cell.paths.forEach((p, b) => {
       out.push({type: "scatter3d", mode: "lines+markers", x: p.map((q) => q[0]), y: p.map((q) => q[1]), z: cell.path_energy[b],
                 line: {color: COLORS[b % COLORS.length], width: 5}, marker: {symbol: "diamond", size: 3, color: "white"},
@@ -306,8 +386,17 @@ function traces(set, cell, view3d) {
     });
     return out;
   }
-  out.push({type: "contour", x: set.s, y: set.t, z: cell.energy, colorscale: "Viridis", ncontours: 24,
-            contours: {coloring: "heatmap"}, colorbar: {title: {text: "E(v)"}}, name: "energy", hoverinfo: "x+y+z"});
+  if (B) {
+    out.push({type: "heatmap", x: set.s, y: set.t, z: B.z, text: B.text, colorscale: discrete(B.colors), zmin: -0.5, zmax: n - 0.5,
+              showscale: false, name: "basins", hovertemplate: "(%{x:.2f}, %{y:.2f}) \u2192 %{text}<extra></extra>"});
+  } else {
+    out.push({type: "contour", x: set.s, y: set.t, z: cell.energy, colorscale: "Viridis", ncontours: 24,
+              contours: {coloring: "heatmap"}, colorbar: {title: {text: "E(v)"}}, name: "energy", hoverinfo: "x+y+z"});
+  }
+  if (b0line) {
+    out.push({type: "scatter", mode: "lines", x: b0line.map((q) => q[0]), y: b0line.map((q) => q[1]), hoverinfo: "skip",
+              line: {color: B ? "black" : "white", width: 2, dash: B ? "dash" : "solid"}, name: "boundary of B0"});
+  }
   cell.paths.forEach((p, b) => {
     const c = COLORS[b % COLORS.length];
     out.push({type: "scatter", mode: "lines+markers", x: p.map((q) => q[0]), y: p.map((q) => q[1]),
@@ -316,7 +405,7 @@ function traces(set, cell, view3d) {
               marker: {symbol: "diamond", size: 11, color: "white", line: {color: c, width: 2}}});
   });
   out.push({type: "scatter", mode: "markers", x: set.memories.map((m) => m[0]), y: set.memories.map((m) => m[1]),
-            marker: {size: 10, color: "red", line: {color: "white", width: 1}}, name: "memories"});
+            marker: {size: 10, color: B ? "white" : "red", line: {color: B ? "black" : "white", width: 1}}, name: "memories"});
   const o = cell.kinds.indexOf("origin");
   if (o >= 0) {
     out.push({type: "scatter", mode: "markers", x: [cell.attractors[o][0]], y: [cell.attractors[o][1]],
@@ -349,17 +438,23 @@ function draw() {
     + fate
     + (cell.b0 === null ? "" : " \u2014 B0 covers " + (100 * cell.b0).toFixed(1) + "% of the square")
     + " \u2014 trajectories end at: " + Object.entries(counts).map(([k, v]) => k + " \u00d7" + v).join(", ");
+  const basins = el("layer").value === "basins" && cell.basins !== null;
+  if (basins) {
+    el("info").textContent += " \u2014 basins: " + cell.basins.names.slice(1).map((nm, a) => nm + " " + (100 * cell.basins.shares[a]).toFixed(1) + "%").join(", ");
+  }
+  el("info").textContent += cell.b0_line === null ? " \u2014 no B0 boundary here (no gate, or B0 does not hold the origin)" : "";
   const view3d = el("view3d").checked;
   const layout = view3d
-    ? {margin: {l: 0, r: 0, t: 10, b: 0}, scene: {xaxis: {title: {text: "v1"}}, yaxis: {title: {text: "v2"}}, zaxis: {title: {text: "E(v)"}},
+    ? {margin: {l: 0, r: 0, t: 10, b: 0}, scene: {xaxis: {title: {text: "v1"}, range: [set.s[0], set.s[set.s.length - 1]]},
+       yaxis: {title: {text: "v2"}, range: [set.t[0], set.t[set.t.length - 1]]}, zaxis: {title: {text: "E(v)"}},
        aspectmode: "manual", aspectratio: {x: 1, y: 1, z: 0.6}, camera: {eye: {x: -1.3, y: -1.6, z: 1.1}}}}
     : {margin: {l: 50, r: 10, t: 10, b: 40}, xaxis: {title: {text: "v1"}, constrain: "domain", range: [set.s[0], set.s[set.s.length - 1]]},
        yaxis: {title: {text: "v2"}, scaleanchor: "x", constrain: "domain", range: [set.t[0], set.t[set.t.length - 1]]},
        legend: {x: 0.01, y: 0.01, bgcolor: "rgba(255,255,255,0.8)"}};
-  return Plotly.react("plot", traces(set, cell, view3d), layout, {responsive: true});
+  return Plotly.react("plot", traces(set, cell, view3d, basins, el("b0").checked), layout, {responsive: true});
 }
 
-// the view is kept in the address (#set=0&beta=2&gamma=4&view=3d), so a view can be shared or reopened
+// the view is kept in the address (#set=0&beta=2&gamma=4&view=3d&layer=basins&b0=0), so a view can be shared or reopened
 function readHash() {
   const q = new URLSearchParams(location.hash.slice(1));
   const clamp = (v, max) => Math.min(Math.max(parseInt(v, 10) || 0, 0), max);
@@ -367,13 +462,16 @@ function readHash() {
   if (q.has("beta")) el("beta").value = clamp(q.get("beta"), DATA.betas.length - 1);
   if (q.has("gamma")) el("gamma").value = clamp(q.get("gamma"), DATA.gammas.length - 1);
   if (q.has("view")) el("view3d").checked = q.get("view") === "3d";
+  if (q.has("layer")) el("layer").value = q.get("layer") === "basins" ? "basins" : "energy";
+  if (q.has("b0")) el("b0").checked = q.get("b0") !== "0";
 }
 function writeHash() {
   history.replaceState(null, "", "#set=" + el("set").value + "&beta=" + el("beta").value + "&gamma=" + el("gamma").value
-    + (el("view3d").checked ? "&view=3d" : ""));
+    + (el("view3d").checked ? "&view=3d" : "") + (el("layer").value === "basins" ? "&layer=basins" : "")
+    + (el("b0").checked ? "" : "&b0=0"));
 }
-["set", "beta", "gamma", "view3d"].forEach((id) => el(id).addEventListener("input", () => { writeHash(); draw(); }));
-el("set").addEventListener("change", () => { writeHash(); draw(); });
+["set", "beta", "gamma", "view3d", "b0"].forEach((id) => el(id).addEventListener("input", () => { writeHash(); draw(); }));
+["set", "layer"].forEach((id) => el(id).addEventListener("change", () => { writeHash(); draw(); }));
 readHash();
 draw().then(() => { document.body.dataset.rendered = "yes"; })
       .finally(() => { document.body.dataset.errors = window.__errors.join(" | "); });

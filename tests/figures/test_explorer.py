@@ -64,6 +64,7 @@ def body_attrs(dom: str) -> dict:
     [
         ("index.html", ""),
         ("index.html", "#set=2&beta=0&gamma=4&view=3d"),  # the near-origin set, 3-D, largest gamma
+        ("index.html", "#set=1&beta=3&gamma=2&view=3d&layer=basins&b0=0"),  # basins coloured on the 3-D surface
         ("landscape_3d.html", ""),
     ],
 )
@@ -113,3 +114,61 @@ def test_info_line_speaks_of_swallowing_only_for_reclag(tmp_path):
     assert "vanilla" in vanilla and "not an attractor" in vanilla and "swallow" not in vanilla
     gated = info("#set=0&beta=1&gamma=1")
     assert "memory 0 swallowed" in gated
+
+
+def _pixels(shot: Path, hex_colour: str, tol: int = 3) -> int:
+    img = (mpimg.imread(shot)[..., :3] * 255).round().astype(int)
+    rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(img - rgb).max(-1) <= tol).sum())
+
+
+def test_basins_and_b0_layers(pages, tmp_path):
+    """The basins layer colours the map by attractor (palette colours: the origin light grey, memory 0
+    tab:blue) and names each basin's share; the boundary of B0 is a layer of its own, and a vanilla
+    cell says it has none."""
+    from hopdyn.plots.palette import ORIGIN, memory_colors
+
+    shot = tmp_path / "basins.png"
+    res = browse(pages / "index.html", tmp_path, "--dump-dom", f"--screenshot={shot}",
+                 fragment="#set=0&beta=2&gamma=3&layer=basins")
+    attrs = body_attrs(res.stdout)
+    assert attrs.get("rendered") == "yes" and attrs.get("errors", "") == "", attrs
+    info = re.search(r'<div id="info">(.*?)</div>', res.stdout).group(1)
+    assert re.search(r"basins: origin \d+\.\d%, memory 0 \d+\.\d%", info), info
+    legend = r'class="legendtext"[^>]*>boundary of B0<'
+    assert re.search(legend, res.stdout)
+    assert _pixels(shot, ORIGIN) > 2000 and _pixels(shot, memory_colors(1)[0]) > 2000
+    # a vanilla cell has no B0: no boundary drawn, and the page says why
+    dom = browse(pages / "index.html", tmp_path, "--dump-dom", fragment="#set=0&beta=2&gamma=0&layer=basins").stdout
+    assert body_attrs(dom).get("rendered") == "yes" and re.search(r'class="legendtext"', dom)
+    assert not re.search(legend, dom)
+    assert "no B0 boundary here" in re.search(r'<div id="info">(.*?)</div>', dom).group(1)
+
+
+def test_explorer_data_carries_basins_and_b0(tmp_path):
+    """The page's basin labels decode to the basin map's labels, with a palette colour per attractor,
+    and the B0 line is the closed boundary."""
+    import base64
+
+    import torch
+
+    from hopdyn import landscape as land
+    from hopdyn.figures.paper import explorer_layers
+    from hopdyn.plots.interactive import explorer_data
+    from hopdyn.plots.palette import ORIGIN, UNCONVERGED, attractor_colors
+
+    xi = torch.tensor([[2.0, 0.3], [-1.0, 1.7], [-0.8, -1.9]], dtype=torch.float64)
+    sweep = land.landscape_sweep({"three": xi}, betas=[4.0], gammas=[None, 1000.0], n=15, n_starts=2, steps=5)
+    basins, b0 = explorer_layers(sweep)
+    data = explorer_data(sweep, basins, b0)
+    for gi in (0, 1):
+        cell, bm = data["cells"][f"0_0_{gi}"], basins[0, 0, gi]
+        packed = cell["basins"]["labels"]
+        q = np.frombuffer(base64.b64decode(packed["b64"]), dtype=np.uint8).reshape(packed["shape"])
+        assert np.array_equal(q.astype(int) - 1, bm.labels.numpy())
+        att = bm.attractors
+        assert cell["basins"]["colors"] == [UNCONVERGED] + attractor_colors(att.kinds, att.memory.tolist())
+    assert data["cells"]["0_0_0"]["b0_line"] is None  # vanilla: no gate
+    line = np.array(data["cells"]["0_0_1"]["b0_line"])
+    assert np.allclose(line[0], line[-1]) and len(line) == 181
+    assert data["cells"]["0_0_1"]["basins"]["colors"][1 + basins[0, 0, 1].attractors.origin] == ORIGIN

@@ -17,6 +17,7 @@ MINE = [
     "basin_maps",
     "theorem1_radii",
     "theorem2_sweep",
+    "continuation_gamma",
 ]
 
 

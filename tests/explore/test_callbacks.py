@@ -1,0 +1,56 @@
+"""The explorer's reducer: clicks, zooms and dragged memories make the next state (no browser)."""
+import pytest
+
+from hopdyn.explore import State
+from hopdyn.explore.callbacks import Explorer
+from hopdyn.explore.inputs import builtin_memories
+from hopdyn.explore.state import MAX_STARTS
+
+
+@pytest.fixture
+def ex():
+    return Explorer(builtin_memories(), State(), "planar")
+
+
+def click(x, y):
+    return {"points": [{"x": x, "y": y}]}
+
+
+def test_clicks_start_trajectories_add_and_delete_memories(ex):
+    xi = builtin_memories()
+    s = ex._click(State(), click(0.5, -0.25), xi)
+    assert s.starts == ((0.5, -0.25),)
+    for k in range(MAX_STARTS + 3):
+        s = ex._click(s, click(k, 0.0), xi)
+    assert len(s.starts) == MAX_STARTS and s.starts[-1] == (MAX_STARTS + 2, 0.0)
+    added = ex._click(State(click="add"), click(3.0, 3.0), xi)
+    assert len(added.memories) == 6 and added.memories[-1] == (3.0, 3.0)
+    first = tuple(map(float, xi[0]))
+    deleted = ex._click(State(click="delete"), click(first[0] + 0.01, first[1]), xi)
+    assert len(deleted.memories) == 4 and first not in deleted.memories
+    with pytest.raises(ValueError, match="last memory"):
+        ex._click(State(click="delete", memories=((1.0, 1.0),)), click(0, 0), xi)
+
+
+def test_zoom_and_drag_change_the_extent_and_the_memories(ex):
+    xi = builtin_memories()
+    zoom = {"xaxis.range[0]": -1, "xaxis.range[1]": 1, "yaxis.range[0]": -0.5, "yaxis.range[1]": 2}
+    assert ex._relayout(State(), zoom, xi).extent == (-1.0, 1.0, -0.5, 2.0)
+    assert ex._relayout(State(extent=(-1.0, 1.0, -1.0, 1.0)), {"xaxis.autorange": True}, xi).extent is None
+    drag = {"shapes[2].x0": 0.9, "shapes[2].x1": 1.1, "shapes[2].y0": -2.1, "shapes[2].y1": -1.9}
+    moved = ex._relayout(State(), drag, xi)
+    assert moved.memories[2] == pytest.approx((1.0, -2.0))
+    assert moved.memories[:2] == tuple(tuple(map(float, m)) for m in xi[:2])
+    assert ex._relayout(State(), {"dragmode": "pan"}, xi) is None
+
+
+def test_controls_build_the_state_and_bad_values_raise(ex):
+    controls = [3.0, 2.0, [], "smooth", 10.0, "quadratic", "memories", 0, 1, "", "", 100, "basins", ["b0"], "trajectory"]
+    s = ex._from_controls(State(starts=((1.0, 1.0),)), controls)
+    assert (s.beta, s.gamma, s.gate, s.kappa, s.n, s.background, s.overlays) == (8.0, 100.0, "smooth", 10.0, 100,
+                                                                                  "basins", ("b0",))
+    assert s.starts == ((1.0, 1.0),)  # a new β keeps the trajectories' starts
+    assert ex._from_controls(State(), [*controls[:2], ["vanilla"], *controls[3:]]).gamma is None
+    for k, bad, msg in [(4, 0.0, "kappa"), (0, None, "β"), (11, None, "grid points")]:
+        with pytest.raises(ValueError, match=msg):
+            ex._from_controls(State(), controls[:k] + [bad] + controls[k + 1:])
