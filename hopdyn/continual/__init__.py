@@ -12,24 +12,74 @@ ones this module implements (states ``q ∈ R^d``, memories ``X ∈ R^{N×d}``, 
   memory sets, shape ``(R, N_new, d)``; every measurement below broadcasts over that batch.
 - intrinsic forgetting of an old sample ``x``: ``ΔE(x) = E(q | X_new) − E(q | X_old)`` with
   ``q = retrieve(x)``, the fixed point reached from ``x`` under the old memory, or ``q = x`` ("raw").
+- task change by training (:mod:`~hopdyn.continual.training`): the memories (and log-masses) of
+  a weighted MHN fine-tuned on the new task with Adam, objective from the network's own energy
+  (likelihood of ``exp(−βE)``, or its discrete map as a denoiser); forgetting measured both as
+  ``ΔE`` and as the reconstruction error of a corrupted old sample retrieved by ``hd.iterate``.
 - replay: old patterns ``ξ_r`` inserted into the new memory with masses ``m_r`` (mass insertion);
   the gain on sample ``k`` is the energy decrease ``E(q_k | X_new) − E(q_k | X_new ∪ {ξ_r})``.
 
 Modules: :mod:`~hopdyn.continual.memories` (weighted energy, retrieval weights, :func:`retrieve`),
 :mod:`~hopdyn.continual.tasks` (task changes), :mod:`~hopdyn.continual.forgetting`,
-:mod:`~hopdyn.continual.replay`. The paper's experiments (the tractable setting, digits) are in
-:mod:`hopdyn.experiments.continual`.
+:mod:`~hopdyn.continual.replay`, :mod:`~hopdyn.continual.training`, :mod:`~hopdyn.continual.diffusion`
+(a tiny DDPM for the generative check, imported on demand). The paper's experiments (the
+tractable setting, digits, forgetting by training, replay sweeps) are in :mod:`hopdyn.experiments.continual`.
 """
 from .forgetting import At, Forgetting, intrinsic_forgetting
 from .memories import retrieval_weights, retrieve, weighted_energy
 from .replay import (
-    POLICIES, PolicyResult, compare_policies, insert_replay, pairwise_replay_gain, replay_gain, replay_gain_closed_form,
+    BUFFER_POLICIES,
+    POLICIES,
+    PolicyResult,
+    choose_replay,
+    compare_policies,
+    herding,
+    insert_replay,
+    pairwise_replay_gain,
+    replay_gain,
+    replay_gain_closed_form,
     select_replay,
 )
 from .tasks import drift, random_rotations, replace, rotate
+from .training import (
+    OBJECTIVES,
+    TrainableMemory,
+    corrupt,
+    denoising_loss,
+    fit_task,
+    negative_log_likelihood,
+    reconstruction_error,
+    task_loss,
+)
 
 __all__ = [
-    "At", "Forgetting", "POLICIES", "PolicyResult", "compare_policies", "drift", "insert_replay", "intrinsic_forgetting",
-    "pairwise_replay_gain", "random_rotations", "replace", "replay_gain", "replay_gain_closed_form", "retrieval_weights",
-    "retrieve", "rotate", "select_replay", "weighted_energy",
+    "BUFFER_POLICIES",
+    "OBJECTIVES",
+    "POLICIES",
+    "At",
+    "Forgetting",
+    "PolicyResult",
+    "TrainableMemory",
+    "choose_replay",
+    "compare_policies",
+    "corrupt",
+    "denoising_loss",
+    "drift",
+    "fit_task",
+    "herding",
+    "insert_replay",
+    "intrinsic_forgetting",
+    "negative_log_likelihood",
+    "pairwise_replay_gain",
+    "random_rotations",
+    "reconstruction_error",
+    "replace",
+    "replay_gain",
+    "replay_gain_closed_form",
+    "retrieval_weights",
+    "retrieve",
+    "rotate",
+    "select_replay",
+    "task_loss",
+    "weighted_energy",
 ]

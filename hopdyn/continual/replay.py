@@ -203,3 +203,59 @@ def compare_policies(
         mean, sd = arr.mean(0).tolist(), arr.std(0).tolist()
         out.append(PolicyResult(policy, k, total_mass, *mean[:3], *sd[:3], mean[3]))
     return out
+
+
+#: Policies of :func:`choose_replay` (the replay buffer of training-based continual learning).
+BUFFER_POLICIES = ("energy_top", "random", "energy_bottom", "herding", "loss")
+
+
+def herding(samples: ArrayLike, k: int) -> torch.Tensor:
+    """Indices of ``k`` samples chosen by herding (Welling 2009; the exemplar selection of iCaRL,
+    Rebuffi et al. 2017): greedily, the sample that brings the mean of the chosen set closest
+    to the mean of all samples. Ties go to the lowest index."""
+    x = as_tensor(samples, "samples", min_dim=2)
+    k = positive_int(k, "k")
+    if k > x.shape[0]:
+        raise ValueError(f"k must be at most the number of candidates ({x.shape[0]}), got {k}")
+    mu, total = x.mean(0), torch.zeros_like(x[0])
+    free = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+    chosen = []
+    for t in range(1, k + 1):  # k greedy rounds, each one batched over all candidates
+        dist = ((mu - (total + x) / t) ** 2).sum(-1).masked_fill(~free, math.inf)
+        i = int(torch.argmin(dist))
+        chosen.append(i)
+        free[i] = False
+        total = total + x[i]
+    return torch.tensor(chosen, dtype=torch.int64, device=x.device)
+
+
+def choose_replay(
+    policy: str, k: int, samples: ArrayLike, *, energy: ArrayLike | None = None, loss: ArrayLike | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Indices of ``k`` old samples to keep for replay: ``"energy_top"`` / ``"energy_bottom"``
+    (the ``k`` highest / lowest ``energy``, as :func:`select_replay`), ``"random"``,
+    ``"herding"`` (:func:`herding` on ``samples``) or ``"loss"`` (the ``k`` highest ``loss``,
+    e.g. the reconstruction error of each sample under the old model)."""
+    samples = as_tensor(samples, "samples", min_dim=2)
+    n = samples.shape[0]
+
+    def scores(values, name):
+        if values is None:
+            raise ValueError(f"policy {policy!r} needs {name}")
+        values = as_tensor(values, name)
+        if values.shape != (n,):
+            raise ValueError(f"{name} must have one value per sample ({n}), got shape {tuple(values.shape)}")
+        return values
+
+    if policy == "energy_top":
+        return select_replay(scores(energy, "energy"), k, "top")
+    if policy == "energy_bottom":
+        return select_replay(scores(energy, "energy"), k, "bottom")
+    if policy == "loss":
+        return select_replay(scores(loss, "loss"), k, "top")
+    if policy == "random":
+        return select_replay(torch.zeros(n, dtype=samples.dtype), k, "random", generator=generator)
+    if policy == "herding":
+        return herding(samples, k)
+    raise ValueError(f"policy must be one of {BUFFER_POLICIES}, got {policy!r}")

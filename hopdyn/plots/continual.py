@@ -94,3 +94,99 @@ def replay_figure(results: Sequence):
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def training_figure(results: Sequence):
+    """From :class:`~hopdyn.experiments.continual.TrainingResult` s (one per regime): (a) energy
+    forgetting curves of ``results[0]`` — each old task's mean energy minus its value at the end of
+    its own training, over the later training steps (mean over seeds); (b) the same for the
+    reconstruction error; (c) per-sample ΔE against Δ reconstruction error on the first task
+    change (first seed); (d) old energy against ΔE on that change; (e) the two Spearman
+    statistics per regime with their intervals over seeds and verdicts."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8.6))
+    r = results[0]
+    steps, task_of = np.asarray(r.steps), np.asarray(r.task_of_record)
+    n_tasks = len(r.task_names)
+    for ax, curve, what in ((axes[0, 0], r.energy, "mean energy"), (axes[0, 1], r.error, "mean reconstruction error")):
+        c = np.asarray(curve).mean(0)  # (records, tasks)
+        for t in range(n_tasks - 1):
+            end = np.nonzero(task_of == t)[0][-1]
+            later = np.arange(end, len(steps))
+            ax.plot(steps[later], c[later, t] - c[end, t], color=f"C{t}", label=f"task {t} ({r.task_names[t]})")
+        for t in range(1, n_tasks):
+            ax.axvline(t * r.steps_per_task, color="0.8", lw=0.8, zorder=0)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xlabel("training step (grey lines: a new task starts)")
+        ax.set_ylabel(f"increase of the {what}")
+        ax.legend(fontsize=7)
+    axes[0, 0].set_title(f"(a) energy forgetting, {r.source}, β = {r.beta:g}, mean of {len(r.seeds)} seeds",
+                         fontsize=10)
+    axes[0, 1].set_title("(b) retrieval forgetting (corrupted old sample, hd.iterate)", fontsize=10)
+
+    ax = axes[0, 2]
+    de, dr = np.asarray(r.example_delta_energy), np.asarray(r.example_delta_error)
+    ax.scatter(de, dr, s=5, alpha=0.5)
+    ax.set_xlabel("ΔE of an old sample (task 0 → 1)")
+    ax.set_ylabel("Δ reconstruction error")
+    ax.set_title(f"(c) does ΔE track retrieval forgetting? ρ = {r.rho_tracks[0, 0]:+.2f} (seed {r.seeds[0]})",
+                 fontsize=10)
+    ax = axes[1, 0]
+    ax.scatter(np.asarray(r.example_energy_before), de, s=5, alpha=0.5, color="C1")
+    ax.set_xlabel("energy before the change E_old(x)")
+    ax.set_ylabel("ΔE")
+    ax.set_title(f"(d) do high-energy samples lose more? ρ = {r.rho_energy_forgetting[0, 0]:+.2f}\n"
+                 f"(ρ(E_old, E_new) = {r.rho_old_new[0, 0]:+.2f}: ΔE contains −E_old, regression to the mean)",
+                 fontsize=9)
+
+    ax = axes[1, 1]
+    gs = axes[1, 1].get_gridspec()
+    axes[1, 1].remove()
+    axes[1, 2].remove()
+    ax = fig.add_subplot(gs[1, 1:])
+    labels = [f"β = {x.beta:g}{', learned masses' if x.learn_mass else ''}\n{x.source}, {x.objective}" for x in results]
+    for j, name in enumerate(("high-energy samples forget more", "ΔE tracks reconstruction forgetting")):
+        ivs = [x.verdicts[j].interval for x in results]
+        pos = np.arange(len(results)) + (j - 0.5) * 0.3
+        ax.errorbar(pos, [i.mean for i in ivs], yerr=[[i.mean - i.low for i in ivs], [i.high - i.mean for i in ivs]],
+                    fmt="o", capsize=4, color=f"C{j + 2}", label=name)
+        for x0, x in zip(pos, results):
+            ax.annotate(x.verdicts[j].verdict.split(" (")[0], (x0, x.verdicts[j].interval.mean), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(range(len(results)), labels, fontsize=8)
+    ax.set_ylabel("Spearman ρ (mean over task changes and seeds, 95 % CI over seeds)")
+    ax.set_title("(e) the claims per regime (positive = the claim)", fontsize=10)
+    ax.legend(fontsize=8, loc="center")
+    fig.tight_layout()
+    return fig
+
+
+def replay_sweep_figure(result):
+    """From a :class:`~hopdyn.experiments.continual.ReplaySweepResult`: restored fraction of the
+    forgetting of task 0 against the buffer size k, one line per policy (mean and 95 % interval
+    over seeds), one column per replay mass; top row ΔE, bottom row reconstruction error."""
+    import matplotlib.pyplot as plt
+
+    masses, ks = result.masses, np.asarray(result.ks)
+    fig, axes = plt.subplots(2, len(masses), figsize=(5.2 * len(masses), 7.6), squeeze=False)
+    cells = {(c.policy, c.k, c.mass): c for c in result.cells}
+    for j, mass in enumerate(masses):
+        for i, (key, what) in enumerate((("energy", "ΔE"), ("error", "reconstruction error"))):
+            ax = axes[i, j]
+            for p, policy in enumerate(result.policies):
+                ivs = [getattr(cells[(policy, k, mass)], key) for k in result.ks]
+                off = (p - (len(result.policies) - 1) / 2) * 0.02 * ks.max()
+                ax.errorbar(ks + off, [v.mean for v in ivs], yerr=[[v.mean - v.low for v in ivs],
+                                                                   [v.high - v.mean for v in ivs]],
+                            marker="o", capsize=3, label=policy, color=f"C{p}")
+            ax.axhline(0, color="k", lw=0.8)
+            ax.set_xlabel("buffer size k (old samples replayed; points offset for legibility)")
+            ax.set_ylabel(f"restored fraction of the {what} increase")
+            ax.set_title(f"replay mass {mass:g} ({what})", fontsize=10)
+            ax.legend(fontsize=7)
+    fig.suptitle(f"Replay while training on task 1 ({result.source}, β = {result.beta:g}, {len(result.seeds)} seeds, "
+                 "95 % CIs over seeds)", fontsize=11)
+    fig.tight_layout()
+    return fig
