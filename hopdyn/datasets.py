@@ -38,8 +38,9 @@ def gaussian_memories(n: int = 64, d: int = 64, seed: int = 0, dtype: torch.dtyp
 def cluster_and_outlier(n: int = 12, d: int = 50, c: float = 0.35, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """``n`` cluster patterns ``ξ_i = √c e_0 + √(1−c) e_i`` (i = 1..n) and one outlier ``e_{n+1}``
     (orthogonal to all of them), shape ``(n + 1, d)``; the outlier is the last row. All have unit
-    norm; cluster patterns overlap pairwise by ``c`` (the tractable setting of the
-    continual-learning paper, :mod:`hopdyn.experiments.continual`)."""
+    norm; cluster patterns overlap pairwise by ``c``: a tractable setting for the continual-learning
+    experiments (:mod:`hopdyn.experiments.continual`) whose numbers are hopdyn's choices, since the
+    seed paper states none."""
     n, d = positive_int(n, "n"), positive_int(d, "d")
     if d < n + 2:
         raise ValueError(f"d must be at least n + 2 = {n + 2} to hold the cluster and the outlier, got {d}")
