@@ -1,7 +1,9 @@
 """Adaptive similarity for Hopfield retrieval (A-Hop; Wang et al., ICLR 2026, seed 003).
 
 Retrieval ``T(x) = Ξᵀ softmax(s(Ξ, x))`` with a learned similarity ``s``, judged by *correct*
-retrieval (the retrieved pattern's nearest memory is the query's source)::
+retrieval (the retrieved pattern's nearest memory is the query's source). :class:`AdaptiveHopfield`
+is a differentiable layer (learned or per-call memory banks, ``(N, d)`` or ``(B, N, d)``);
+:class:`HopfieldClassifier` and :class:`HopfieldPooling` are ready heads built on it::
 
     import hopdyn as hd
     xi = hd.datasets.gaussian_memories(64, 64, seed=0)
@@ -10,13 +12,23 @@ retrieval (the retrieved pattern's nearest memory is the query's source)::
     model = hd.adaptive.AdaptiveHopfield(xi, hd.adaptive.FootprintSimilarity(64))
     hd.adaptive.fit(model, x, k)
     xt, kt = V.sample(xi, 20, seed=2)
-    hd.adaptive.correct_retrieval(xi, model.step(xt), kt)
+    with torch.no_grad():
+        hd.adaptive.correct_retrieval(xi, model.step(xt), kt)
+
+    # as a layer: learned memories, or a bank per sample (B, N, d), gradients everywhere
+    layer = hd.adaptive.AdaptiveHopfield(None, hd.adaptive.FootprintSimilarity(16), n_features=16)
+    y = layer.step(queries, memories=bags)  # queries (B, d) or (B, M, d), bags (B, N, d)
 
 The paper's tables (memories, settings, seeds) are in :mod:`hopdyn.experiments.adaptive`.
 """
-from .baselines import LEARNING_RATES, MODELS, LinearKernelSimilarity, make_similarity
+from .baselines import (
+    LEARNING_RATES, MODELS, SEPARATION, LinearKernelSimilarity, SeparationKernelSimilarity, kernel_separation_loss,
+    make_model, make_similarity,
+)
+from .layers import HopfieldClassifier, HopfieldPooling
 from .metrics import correct_retrieval, eps_retrieval, memory_distances, nearest_memory, separation
 from .retrieval import AdaptiveHopfield, EnergyDescent, RetrievalPath, energy_descent
+from .separations import SEPARATIONS, entmax15, separation_loss, sparsemax
 from .similarity import (
     BASES,
     DistanceSimilarity,
@@ -25,14 +37,17 @@ from .similarity import (
     Similarity,
     footprint,
     per_dimension,
+    sorted_contraction,
 )
 from .training import TrainResult, fit
 from .variants import KINDS, VariantDistribution
 
 __all__ = [
-    "BASES", "KINDS", "LEARNING_RATES", "MODELS",
+    "BASES", "KINDS", "LEARNING_RATES", "MODELS", "SEPARATION", "SEPARATIONS",
     "AdaptiveHopfield", "DistanceSimilarity", "DotSimilarity", "EnergyDescent", "FootprintSimilarity",
-    "LinearKernelSimilarity", "RetrievalPath", "Similarity", "TrainResult", "VariantDistribution",
-    "correct_retrieval", "energy_descent", "eps_retrieval", "fit", "footprint", "make_similarity",
-    "memory_distances", "nearest_memory", "per_dimension", "separation",
+    "HopfieldClassifier", "HopfieldPooling", "LinearKernelSimilarity", "RetrievalPath", "SeparationKernelSimilarity",
+    "Similarity", "TrainResult", "VariantDistribution",
+    "correct_retrieval", "energy_descent", "entmax15", "eps_retrieval", "fit", "footprint", "kernel_separation_loss",
+    "make_model", "make_similarity", "memory_distances", "nearest_memory", "per_dimension", "separation",
+    "separation_loss", "sorted_contraction", "sparsemax",
 ]

@@ -1,7 +1,9 @@
 """Similarities ``s(Ξ, x)`` for adaptive Hopfield retrieval (A-Hop, seed 003, "Key Designs" 2–3).
 
-Every similarity is a ``torch.nn.Module`` mapping memories ``xi`` ``(N, d)`` and queries ``x``
-``(..., d)`` to scores ``(..., N)``; batching runs over queries and memories at once.
+Every similarity is a ``torch.nn.Module`` mapping memories ``xi`` and queries ``x`` to scores:
+one bank ``xi (N, d)`` with queries ``x (..., d)`` gives ``(..., N)``; a bank per sample
+``xi (B, N, d)`` (multiple-instance learning) with ``x (B, d)`` gives ``(B, N)`` and with
+``x (B, M, d)`` gives ``(B, M, N)``. Everything is differentiable in ``xi``, ``x`` and the parameters.
 
 - :class:`DotSimilarity`: ``β ξ·x`` (the vanilla MHN of Ramsauer et al.; with learned β: M-Hop).
 - :class:`DistanceSimilarity`: ``−β ‖ξ − x‖²``.
@@ -12,14 +14,24 @@ Every similarity is a ``torch.nn.Module`` mapping memories ``xi`` ``(N, d)`` and
   takes cumulative sums (``U`` is the lower-triangular matrix of ones), so entry ``k`` is the
   similarity over the ``k`` most consistent dimensions. ``sort`` and ``cumsum`` switch the two
   operations off (the paper's ablation).
+
+**Fast form.** ``wᵀ U q̃ = (Uᵀw)ᵀ q̃``: a weighted sum of cumulative sums of sorted values is a
+dot product of the sorted values with the reversed cumulative sum of the weights. So the score is
+one sort of the ``(…, N, n_bases, d)`` per-dimension tensor and one contraction
+(:func:`sorted_contraction`); its gradient puts the weight of rank ``k`` back at the position
+that was sorted there (a scatter), so no sort is differentiated by autograd. On the CPU the sort
+is numpy's vectorised value sort with the index packed into the low mantissa bits (exact, see
+:func:`_sort_with_indices`), several times faster than ``torch.sort`` on short rows.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from .._validate import positive, positive_int
 
@@ -27,9 +39,30 @@ from .._validate import positive, positive_int
 BASES = ("dis", "dot")
 
 
+def align(xi: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``xi`` reshaped to broadcast against ``x.unsqueeze(-2)``: a bank per sample ``(B, N, d)``
+    meets queries ``(B, M, d)`` as ``(B, 1, N, d)``; other shapes broadcast as they are."""
+    if xi.dim() == 3 and x.dim() == 3:
+        return xi.unsqueeze(1)
+    if xi.dim() > 3 or (xi.dim() == 3 and x.dim() != 2):
+        raise ValueError(f"memories (B, N, d) take queries (B, d) or (B, M, d); got memories {tuple(xi.shape)} "
+                         f"and queries {tuple(x.shape)}")
+    return xi
+
+
+def dot_scores(xi: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``ξ_μ · x`` for every memory, shape ``(..., N)`` (one bank or a bank per sample)."""
+    if xi.dim() == 2:
+        return x @ xi.mT
+    if x.dim() == 2:
+        return torch.einsum("bnd,bd->bn", xi, x)
+    return x @ xi.mT
+
+
 def per_dimension(xi: torch.Tensor, x: torch.Tensor, base: str) -> torch.Tensor:
     """Per-dimension similarities ``q_i(ξ, x)``, shape ``(..., N, d)``: ``−(ξ_i − x_i)²`` for
     ``"dis"`` (summing gives the negative squared distance), ``ξ_i x_i`` for ``"dot"``."""
+    xi = align(xi, x)
     x = x.unsqueeze(-2)
     if base == "dis":
         return -(xi - x).square()
@@ -46,6 +79,78 @@ def footprint(q: torch.Tensor, *, sort: bool = True, cumsum: bool = True) -> tor
     if cumsum:
         q = q.cumsum(dim=-1)
     return q
+
+
+def _sort_with_indices(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``q`` sorted ascending over the last dimension, and the indices, ``(values, indices)``.
+
+    On the CPU, torch's sort (and numpy's argsort) are 5–20× slower on short rows than numpy's
+    vectorised value sort (x86-simd-sort), and a last-dimension ``gather`` is slower than a flat
+    one. So for float32 the index is written into the low mantissa bits of each value, the keys
+    are sorted as values, and the indices read back: values that differ in their remaining bits
+    keep their order, so only values within a relative 2^-(23-b) of each other (b index bits)
+    can come out swapped. The exact values are taken by a flat gather, and the rare rows that are
+    out of order are sorted again exactly: the result is an exact ascending sort."""
+    if q.device.type != "cpu":
+        return q.sort(dim=-1)
+    a = np.ascontiguousarray(q.detach().numpy())
+    d = a.shape[-1]
+    rows = a.reshape(-1, d)
+    bits = max(1, (d - 1).bit_length())
+    # ±inf would become NaN keys, whose bits the sort need not keep
+    if a.dtype == np.float32 and bits <= 10 and np.isfinite(rows).all():
+        mask = (1 << bits) - 1
+        keys = (rows.view(np.int32) & np.int32(~mask)) | np.arange(d, dtype=np.int32)
+        keys.view(np.float32).sort(axis=-1)
+        idx = (keys & mask).astype(np.int64)
+    else:
+        idx = np.argsort(rows, axis=-1)
+    flat = (idx + (np.arange(rows.shape[0], dtype=np.int64) * d)[:, None]).ravel()
+    vals = rows.ravel()[flat].reshape(rows.shape)
+    bad = np.nonzero((vals[:, 1:] < vals[:, :-1]).any(-1))[0]
+    if bad.size:
+        idx[bad] = np.argsort(rows[bad], axis=-1)
+        vals[bad] = np.take_along_axis(rows[bad], idx[bad], -1)
+    return torch.from_numpy(vals.reshape(a.shape)), torch.from_numpy(idx.reshape(a.shape))
+
+
+def _sort_values(q: torch.Tensor) -> torch.Tensor:
+    """``q`` sorted ascending over the last dimension, without indices (no gradient)."""
+    if q.device.type == "cpu":
+        return torch.from_numpy(np.sort(q.detach().numpy(), axis=-1))
+    return q.sort(dim=-1).values
+
+
+class _SortedContraction(torch.autograd.Function):
+    """``Σ_{b,k} v_{b,k} sort↓(q_b)_k``; the backward scatters ``v`` to the sorted positions."""
+
+    @staticmethod
+    def forward(ctx, q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        qs, idx = _sort_with_indices(q)
+        vf = v.flip(-1)  # ascending sort: rank k from the top sits at position d−1−k
+        ctx.save_for_backward(idx, qs, vf)
+        return torch.einsum("...bd,bd->...", qs, vf)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g: torch.Tensor):
+        idx, qs, vf = ctx.saved_tensors
+        grad_q = grad_v = None
+        if ctx.needs_input_grad[0]:
+            grad_q = torch.empty_like(qs).scatter_(-1, idx, (g[..., None, None] * vf).expand_as(qs))
+        if ctx.needs_input_grad[1]:
+            grad_v = torch.einsum("...,...bd->bd", g, qs).flip(-1)
+        return grad_q, grad_v
+
+
+def sorted_contraction(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``Σ_b v_bᵀ sort↓(q_b)`` for ``q (..., n_bases, d)`` and weights ``v (n_bases, d)``, shape ``(...)``.
+
+    With ``v_b = Uᵀ(β_b w_b)`` this is the A-Hop score ``Σ_b β_b w_bᵀ U q̃_b`` (the fast form of
+    the module docstring). Differentiable once in ``q`` and ``v``."""
+    if torch.is_grad_enabled() and (q.requires_grad or v.requires_grad):
+        return _SortedContraction.apply(q, v)
+    return torch.einsum("...bd,bd->...", _sort_values(q), v.flip(-1))
 
 
 class Similarity(nn.Module):
@@ -77,14 +182,15 @@ class DotSimilarity(_Beta):
     """``s(ξ, x) = β ξ·x``: the vanilla modern Hopfield network (``T(x) = Ξᵀ softmax(β Ξ x)``)."""
 
     def forward(self, xi: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.log_beta.exp() * (x @ xi.T)
+        return self.log_beta.exp() * dot_scores(xi, x)
 
 
 class DistanceSimilarity(_Beta):
     """``s(ξ, x) = −β ‖ξ − x‖²`` (the Bayes-optimal similarity for isotropic Gaussian noise)."""
 
     def forward(self, xi: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        d2 = (x * x).sum(-1, keepdim=True) - 2 * (x @ xi.T) + (xi * xi).sum(-1)
+        sq = (align(xi, x) * align(xi, x)).sum(-1)
+        d2 = (x * x).sum(-1, keepdim=True) - 2 * dot_scores(xi, x) + sq
         return -self.log_beta.exp() * d2
 
 
@@ -133,16 +239,24 @@ class FootprintSimilarity(Similarity):
         return f"n_features={self.n_features}, bases={self.bases}, sort={self.sort}, cumsum={self.cumsum}"
 
     def footprints(self, xi: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """All footprints ``ftpt_b``, shape ``(..., N, n_bases, d)`` (for inspection)."""
+        """All footprints ``ftpt_b``, shape ``(..., N, n_bases, d)``: the paper's definition,
+        computed literally with ``torch.sort`` and ``cumsum`` (for inspection and as the
+        reference of the fast path)."""
         return torch.stack(
             [footprint(per_dimension(xi, x, b), sort=self.sort, cumsum=self.cumsum) for b in self.bases], dim=-2
         )
 
+    def per_dimension(self, xi: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Per-dimension similarities of every base, shape ``(..., N, n_bases, d)``."""
+        return torch.stack([per_dimension(xi, x, b) for b in self.bases], -2)
+
     def features(self, xi: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The parameter-free part of the score: per-dimension similarities, sorted if ``sort``,
-        shape ``(..., N, n_bases, d)``. They do not depend on ``w`` or ``β``, so
-        :func:`~hopdyn.adaptive.training.fit` computes them once per training set."""
-        return torch.stack([footprint(per_dimension(xi, x, b), sort=self.sort, cumsum=False) for b in self.bases], -2)
+        """The parameter-free part of the score: per-dimension similarities, sorted (descending)
+        if ``sort``, shape ``(..., N, n_bases, d)``, without gradient. They do not depend on ``w``
+        or ``β``, so :func:`~hopdyn.adaptive.training.fit` computes them once per training set
+        when the memories are fixed."""
+        q = self.per_dimension(xi, x).detach()
+        return _sort_values(q).flip(-1) if self.sort else q
 
     def weights(self) -> torch.Tensor:
         """Per-sorted-dimension weights ``v_b = Uᵀ(β_b w_b)``, shape ``(n_bases, d)``:
@@ -161,13 +275,14 @@ class FootprintSimilarity(Similarity):
                 f"got {tuple(xi.shape)} and {tuple(x.shape)}"
             )
         if self.sort:
-            return self.score_features(self.features(xi, x))
+            return sorted_contraction(self.per_dimension(xi, x), self.weights())
         # Without the sort the score is a per-dimension weighting of q, so a few matmuls do it
         # and the (..., N, d) tensor is never built.
         s = 0.0
+        xa = align(xi, x)
         for b, v in zip(self.bases, self.weights()):
             if b == "dot":
-                s = s + x @ (xi * v).T
+                s = s + dot_scores(xi * v, x)
             else:  # −Σ v_i (ξ_i − x_i)² = −(x²)·v + 2 x·(ξ v) − (ξ²)·v
-                s = s - ((x * x) @ v).unsqueeze(-1) + 2 * (x @ (xi * v).T) - (xi * xi) @ v
+                s = s - ((x * x) @ v).unsqueeze(-1) + 2 * dot_scores(xi * v, x) - (xa * xa) @ v
         return s

@@ -1,16 +1,17 @@
 """Training a similarity by cross-entropy over the source index (seed 003, "Loss & Training"):
-``L = E_{(ξ_k, x) ~ V(Ξ)} [−log softmax(s(Ξ, x))_k]``, Adam, lr 0.1, 200 epochs."""
+``L = E_{(ξ_k, x) ~ V(Ξ)} [−log softmax(s(Ξ, x))_k]``, Adam, lr 0.1, 200 epochs (for the sparse
+separations their Fenchel–Young loss, see :mod:`.separations`)."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
 import torch
-from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from .._validate import ArrayLike, positive, positive_int
 from .retrieval import AdaptiveHopfield
+from .separations import separation_loss
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,10 @@ def fit(
     seed: int = 0,
     progress: bool | None = None,
 ) -> TrainResult:
-    """Fit ``model``'s similarity parameters in place by Adam on the cross-entropy of the source
-    index. The minibatch order is drawn from ``seed``; ``progress`` shows a tqdm bar over epochs
+    """Fit ``model``'s parameters (the similarity's, and the memories if they are learned) in place
+    by Adam on the loss of the source index (:func:`~.separations.separation_loss`). A similarity
+    with a stage of its own on the memories alone (U-Hop's separation loss, ``fit_memories``) runs
+    it first. The minibatch order is drawn from ``seed``; ``progress`` shows a tqdm bar over epochs
     (``None``: only for runs of 50 epochs or more). Models without parameters are left as they are."""
     x = model.check_x(x)
     if x.dim() != 2:
@@ -46,15 +49,17 @@ def fit(
     epochs = positive_int(epochs, "epochs", minimum=0)
     lr = positive(lr, "lr")
     batch_size = positive_int(batch_size, "batch_size")
+    sim = model.similarity
+    if hasattr(sim, "fit_memories"):
+        sim.fit_memories(model.memory_bank(), seed=seed)
     params = [p for p in model.parameters() if p.requires_grad]
     losses: list[float] = []
     start = time.perf_counter()
     if not params:
         return TrainResult(losses, 0.0)
     opt = torch.optim.Adam(params, lr=lr)
-    sim = model.similarity
-    if hasattr(sim, "score_features"):
-        # the footprint does not depend on the parameters: compute it once, train on it
+    if hasattr(sim, "score_features") and not model.memory_bank().requires_grad:
+        # with fixed memories the footprint does not depend on the parameters: compute it once
         inputs = model.features(x)
         score = sim.score_features
     else:
@@ -66,7 +71,7 @@ def fit(
         total = 0.0
         for i in range(0, x.shape[0], batch_size):
             idx = order[i : i + batch_size]
-            loss = F.cross_entropy(score(inputs[idx]), src[idx])
+            loss = separation_loss(score(inputs[idx]), src[idx], model.separation)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

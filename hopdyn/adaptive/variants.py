@@ -19,6 +19,10 @@ parameterisation and the default scales are our choices: ``mask_fill = 0``, and
 ``noise_scale = 3``, ``bias_scale = 6``, picked on a coarse integer grid (noise 1–4, bias 4–10)
 so that the best *baseline* on synthetic memories lands near the paper's at difficulty 0.4
 (0.55 against the paper's 0.521); A-Hop's numbers were not used to choose them.
+
+Since every kind is generated here, its likelihood ``p_V(x | ξ_k)`` is known in closed form
+(:meth:`VariantDistribution.log_likelihood`), and the MAP source ``argmax_k p_V(x | ξ_k)`` (a
+uniform prior) is the Bayes-optimal answer: no retrieval rule can beat its accuracy in expectation.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validate import ArrayLike, positive, positive_int
+from .._validate import ArrayLike, as_tensor, positive, positive_int
 from ._checks import as_memories
 
 #: Kinds of variants.
@@ -83,6 +87,36 @@ class VariantDistribution:
         if "masked" in kinds:
             x = mask(x, round(min(1.0, t * self.mask_scale) * x.shape[1]), self.mask_fill, g)
         return x, source
+
+    def log_likelihood(self, xi: ArrayLike, x: ArrayLike) -> torch.Tensor:
+        """``log p_V(x | ξ_k)`` up to a term that does not depend on ``k``, shape ``(n, N)``, in float64.
+
+        On the observed dimensions ``O`` (those not equal to ``mask_fill``; for continuous
+        memories exactly the unmasked ones, with probability 1) the residual ``r = x_O − ξ_{k,O}``
+        is ``N(0, σ_n² I + σ_b² 11ᵀ)`` (noise and the shared shift, both zero when their kind is
+        off), so with ``r̄`` its mean and ``m = |O|``:
+        ``−2 log p = ‖r − r̄‖²/σ_n² + m r̄²/(σ_n² + m σ_b²) + const``. The mask set is uniform
+        given its size, so it adds nothing that depends on ``k``. A floor of ``10⁻¹²σ²`` on
+        ``σ_n²`` turns the noiseless kinds' point masses into their limit (exact match wins)."""
+        xi = as_memories(xi).double()
+        x = as_tensor(x, "x", like=xi, last_dim=xi.shape[1]).double()
+        if x.dim() != 2:
+            raise ValueError(f"x must have shape (n, d), got shape {tuple(x.shape)}")
+        sigma = float(xi.std()) if xi.numel() > 1 else 1.0
+        t, kinds = self.difficulty, ("biased", "noisy", "masked") if self.kind == "mixed" else (self.kind,)
+        var_b = (t * self.bias_scale * sigma) ** 2 if "biased" in kinds else 0.0
+        var_n = ((t * self.noise_scale * sigma) ** 2 if "noisy" in kinds else 0.0) + 1e-12 * sigma**2
+        masked = "masked" in kinds and round(min(1.0, t * self.mask_scale) * xi.shape[1]) > 0
+        obs = (x != self.mask_fill).double() if masked else torch.ones_like(x)
+        m = obs.sum(-1, keepdim=True).clamp_min(1)  # (n, 1)
+        r = (x.unsqueeze(1) - xi) * obs.unsqueeze(1)  # (n, N, d), zero off O
+        mean = r.sum(-1) / m
+        perp = ((r - mean.unsqueeze(-1)) * obs.unsqueeze(1)).square().sum(-1)
+        return -0.5 * (perp / var_n + m * mean.square() / (var_n + m * var_b))
+
+    def bayes_predict(self, xi: ArrayLike, x: ArrayLike) -> torch.Tensor:
+        """The Bayes-optimal (MAP, uniform prior) source of each query, shape ``(n,)``."""
+        return self.log_likelihood(xi, x).argmax(-1)
 
 
 def mask(x: torch.Tensor, n_masked: int, fill: float, generator: torch.Generator) -> torch.Tensor:
