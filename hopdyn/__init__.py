@@ -39,6 +39,7 @@ _LAZY = {
     "mha_experiments": "hopdyn.experiments.mha",
     "ood": "hopdyn.ood",
     "plots": "hopdyn.plots",
+    "sweep": "hopdyn.sweep",
     "theorems": "hopdyn.analysis.theorems",
 }
 
