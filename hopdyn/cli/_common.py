@@ -148,6 +148,19 @@ def check_outputs(args: argparse.Namespace, defaults: dict | None = None) -> Non
             check(value, _flag(dest))
 
 
+def check_device(name: str) -> str:
+    """``--device``: a torch device that exists on this machine, as its canonical string."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"--device: unknown device {name!r} (e.g. cpu, cuda, cuda:1, mps)") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {name}: MPS is not available on this machine")
+    return str(device)
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
 

@@ -11,7 +11,7 @@ from .._io import format_table
 from .._threads import torch_threads
 from .._validate import positive_int
 from ..experiments import adaptive as ex
-from ._common import add_json_option, maybe_write_json
+from ._common import add_json_option, check_device, maybe_write_json
 
 TASKS = ("retrieval", "kinds", "energy", "tabular", "mil", "downstream", "all")
 
@@ -43,18 +43,6 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _device(name: str) -> str:
-    import torch
-
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ValueError(f"--device: unknown device {name!r} (e.g. cpu, cuda, cuda:1)") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine")
-    return str(device)
-
-
 def _verdicts(lines) -> None:
     for v in lines:
         print(v.line())
@@ -68,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None:
             positive_int(value, f"--{name.replace('_', '-')}")
-    device = _device(args.device)
+    device = check_device(args.device)
     q = args.quick
     seeds = tuple(range(1 if q else args.seeds))
     todo = {"all": ("retrieval", "kinds", "tabular", "mil"), "downstream": ("tabular", "mil")}.get(args.task, (args.task,))

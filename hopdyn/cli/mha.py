@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import format_table
-from ._common import add_json_option, maybe_write_json
+from ._common import add_json_option, check_device, maybe_write_json
 
 
 def _floats(text: str) -> list[float]:
@@ -37,20 +37,6 @@ def _residuals(text: str) -> list[float | None]:
         return [None if s.strip() == "std" else float(s) for s in text.split(",") if s.strip()]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected 'std' or numbers separated by commas, got {text!r}") from exc
-
-
-def _device(name: str):
-    import torch
-
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ValueError(f"--device: unknown device {name!r} (e.g. cpu, cuda, cuda:1, mps)") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"--device {name}: MPS is not available on this machine")
-    return device
 
 
 def register(sub) -> None:
@@ -214,7 +200,7 @@ def run_vit(args: argparse.Namespace) -> int:
     from ..experiments.mha import vit_digits
 
     r = vit_digits(args.alphas, args.residual, tuple(range(_seeds(args))), patch=args.patch, depth=args.depth,
-                   d_model=args.width, n_heads=args.heads, epochs=args.epochs, device=_device(args.device))
+                   d_model=args.width, n_heads=args.heads, epochs=args.epochs, device=check_device(args.device))
     return _report_training(args, r, "mha_vit", f"ViT on digits ({args.patch}x{args.patch} patches), test accuracy")
 
 
@@ -223,7 +209,7 @@ def run_gpt(args: argparse.Namespace) -> int:
 
     r = char_gpt(args.alphas, args.residual, tuple(range(_seeds(args))), n_chars=args.chars, context=args.context,
                  depth=args.depth, d_model=args.width, n_heads=args.heads, steps=args.steps,
-                 device=_device(args.device))
+                 device=check_device(args.device))
     return _report_training(args, r, "mha_gpt", "char GPT on Python stdlib source, held-out bits/char")
 
 

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from hopdyn.cli import main
 
@@ -82,3 +83,12 @@ def test_help_for_every_command(cmd, capsys):
 def test_bench_list():
     res = run_cli("bench", "--list")
     assert res.returncode == 0 and "step_throughput" in res.stdout
+
+
+@pytest.mark.parametrize("argv", [["mha", "vit"], ["ahop", "tabular"]])
+def test_bad_device_is_one_line(argv, capsys):
+    assert main([*argv, "--device", "bogus"]) == 2
+    assert "--device: unknown device 'bogus'" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main([*argv, "--device", "cuda"]) == 2
+        assert "CUDA is not available on this machine" in capsys.readouterr().err
