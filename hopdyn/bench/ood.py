@@ -5,9 +5,10 @@ import time
 
 import torch
 
-from .._threads import few_threads
+from .._threads import few_threads, torch_threads
 from ..experiments.ood import run_digits
 from ..ood import MHE, MSP, SHE, Energy, FeatureSet, ReAct, RecLagDetector, train_sfnn
+from ..ood.training import _held_out_nll, plateaued
 from . import benchmark, interleaved
 
 
@@ -48,6 +49,72 @@ def ood_train_epoch(quick: bool) -> dict:
     return {"n": n, "mc_epoch_s": t["mc"] * scale, "exact_epoch_s": t["exact"] * scale,
             "bare_logits_epoch_s": t["bare"] * scale, "mc_over_exact": t["mc"] / t["exact"], "ratio": ratio,
             "target": "mc epoch <= 5x the bare logits pass", "ok": ratio <= 5.0}
+
+
+@benchmark("ood_paper_protocol")
+def ood_paper_protocol(quick: bool) -> dict:
+    """The paper's RecLag protocol at paper scale: 11 trainings (seeds) of the global SFNN (MC,
+    M = 5, N_H = 250, β = 5, batch 50, Adam) on 50 000 × 512 float32 features (synthetic, as in
+    ``ood_train_epoch``; ``quick``: 10 000), 100 epochs each, with and without early stopping
+    (patience 5 on the exact NLL of 10 000 held-out rows from the same distribution).
+
+    Projected, not run in full: trial 0 is trained for all 100 epochs with the held-out NLL
+    recorded after each (its measured time per epoch, and where the early-stopping rule stops on
+    that curve: an early-stopped run is this run cut short, same seed); trials 1–10 are timed for
+    one epoch each. Protocol time = Σ trials × 100 epochs × their epoch time; with early stopping
+    = Σ trials × trial 0's stopping epoch × (epoch + held-out NLL) time, i.e. every trial is
+    assumed to stop where trial 0 did. The floor is two bare matmuls per step (the fused
+    logits/cross-term product and its weight gradient) on 1 and 2 threads."""
+    n, trials, epochs, patience = (10_000 if quick else 50_000), 11, 100, 5
+    data = _features(n + 10_000, seed=3).features
+    x, val = data[:n], data[n:]
+    kw = dict(n_memories=250, beta=5.0, objective="mc", batch_size=50, progress=False)
+    t0 = time.perf_counter()
+    ref = train_sfnn(x, epochs=epochs, seed=0, validation=(val, None), **kw)
+    run0 = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with torch_threads(1):  # as inside training
+        _held_out_nll(ref, *ref.check(val, None))
+    val_s = time.perf_counter() - t0  # one held-out evaluation, as early stopping does after each epoch
+    epoch_s = [(run0 - epochs * val_s) / epochs]
+    for seed in range(1, trials):
+        t0 = time.perf_counter()
+        train_sfnn(x, epochs=1, seed=seed, **kw)
+        epoch_s.append(time.perf_counter() - t0)
+    t0 = time.process_time()  # CPU time of one epoch: what it costs on an idle core (training is 1 thread)
+    train_sfnn(x, epochs=1, seed=trials, **kw)
+    epoch_cpu_s = time.process_time() - t0
+    curve = ref.val_history
+    stop = next((e for e in range(2, epochs + 1) if plateaued(curve[:e], patience)), epochs)
+    full_s = epochs * sum(epoch_s)
+    early_s = stop * (sum(epoch_s) + trials * val_s)
+    w, gb = torch.randn(500, 512), torch.rand(50, 500)
+
+    def floor():  # the two matmuls of a step over one epoch
+        for s in range(0, n, 50):
+            xb = x[s:s + 50]
+            xb @ w.T
+            gb.T @ xb
+
+    floors = {}
+    for threads in (1, 2):
+        with torch_threads(threads):
+            t0 = time.perf_counter()
+            floor()
+            floors[threads] = time.perf_counter() - t0
+    target = 600.0
+    return {"n": n, "trials": trials, "epochs": epochs, "patience": patience,
+            "epoch_s_mean": sum(epoch_s) / trials, "epoch_cpu_s": epoch_cpu_s, "floor_epoch_s_1_thread": floors[1],
+            "floor_epoch_s_2_threads": floors[2], "heldout_nll_s": val_s,
+            "protocol_s_projected": full_s, "stopped_epoch_trial0": stop if stop < epochs else None,
+            "protocol_early_stopping_s_projected": early_s,
+            "heldout_nll_at_stop": curve[stop - 1], "heldout_nll_at_100": curve[-1],
+            "heldout_nll_stop_minus_100": curve[stop - 1] - curve[-1],
+            "all_100_epochs_ok": full_s <= target,  # the fixed protocol, said plainly next to the early-stopped one
+            "ratio": early_s / target, "target": "paper protocol <= 600 s (early stopping, projected)",
+            "note": "projected from measured epochs (trial 0 full, trials 1-10 one epoch each); "
+                    "all trials assumed to stop at trial 0's epoch",
+            "ok": early_s <= target}
 
 
 @benchmark("ood_scoring")

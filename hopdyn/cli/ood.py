@@ -6,7 +6,7 @@ import argparse
 import numpy as np
 
 from .._io import atomic_path, format_table
-from ._common import add_json_option, maybe_write_json
+from ._common import add_json_option, check_device, maybe_write_json
 
 
 def register(sub) -> None:
@@ -55,6 +55,12 @@ def register(sub) -> None:
                        "the ID training data")
     p.add_argument("--calibration", type=float, help="share of the ID training samples held out (per class) to set γ "
                    "on (default 0.2; 0 = the training scores, biased upward)")
+    p.add_argument("--early-stopping", action="store_true",
+                   help="RecLag: stop training when the held-out calibration split's exact NLL has not improved by a "
+                        "relative 1e-4 for --patience epochs (that split then also sets gamma; default: all epochs, "
+                        "as in the paper)")
+    p.add_argument("--patience", type=int,
+                   help="epochs without improvement before --early-stopping stops (default 5)")
     p.add_argument("--save-detector", metavar="PATH.pt", help="save the first trained RecLag row's detector (first "
                    "trial) to PATH.pt, to score new features later with --load-detector")
     p.add_argument("--load-detector", metavar="PATH.pt", help="score with a saved RecLag detector (row 'RecLag "
@@ -70,15 +76,6 @@ def register(sub) -> None:
     p.set_defaults(run=run, output_files=("save_detector",))
 
 
-def _device(name: str) -> str:
-    import torch
-
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: CUDA is not available here (torch.cuda.is_available() is False); "
-                         "use --device cpu")
-    return name
-
-
 def _input_info(path: str, fs) -> dict:
     from pathlib import Path
 
@@ -90,12 +87,18 @@ def _input_info(path: str, fs) -> dict:
 def run(args: argparse.Namespace) -> int:
     from ..ood import load_features, run_benchmark
 
-    device = _device(args.device)
+    device = check_device(args.device)
     files = [args.id_train, args.id_test]
     reclag = dict(setting=args.setting, beta=args.beta, covariance=args.covariance)
     for opt in ("gamma_quantile", "gamma", "calibration"):
         if getattr(args, opt) is not None:
             reclag[opt] = getattr(args, opt)
+    if args.patience is not None and not args.early_stopping:
+        raise ValueError("--patience needs --early-stopping")
+    if args.early_stopping:
+        reclag["early_stopping"] = True
+        if args.patience is not None:
+            reclag["patience"] = args.patience
     _check_reclag_options(reclag)
     prefitted = {}
     if args.load_detector:

@@ -334,7 +334,10 @@ def _settings(report: OODReport, rows, rec: _Recorder, seed: int, trials: int, g
         entry = {"setting": det.setting, "classwise": det.classwise, "normalize": det.normalize,
                  "N_H": kw["n_memories"], "beta": kw["beta"], "epochs": kw["epochs"], "objective": kw["objective"],
                  "covariance": kw["covariance"], "lr": kw["lr"], "batch_size": kw["batch_size"],
-                 "gamma_quantile": getattr(det, "gamma_quantile", None)}
+                 "gamma_quantile": getattr(det, "gamma_quantile", None),
+                 "early_stopping": getattr(det, "early_stopping", False), "patience": getattr(det, "patience", None)}
+        if getattr(det, "early_stopping", False) and hasattr(det, "model_"):
+            entry["stopped_epoch_first_trial"] = det.model_.stopped_epoch
         if hasattr(det, "log_gamma_"):
             entry["log_gamma_first_trial"] = list(det.log_gamma_)
         out["reclag"][m] = entry

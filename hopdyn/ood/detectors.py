@@ -368,6 +368,12 @@ class RecLagDetector(MemoryDetector):
     upward: ``calibration=0`` (γ from them, the old behaviour) put 7–67 % of ID test points in B0
     and made FPR95 1 at step 1. An explicit ``gamma`` or ``log_gamma`` (a number, or one per
     class) is used as given, and then xi is trained on all the data.
+
+    ``early_stopping=True`` stops training once the exact NLL of the held-out calibration split
+    has not improved by a relative 1e-4 for ``patience`` epochs (:func:`train_sfnn`), instead of
+    the paper's fixed number of epochs (the default, ``False``). The calibration split is then
+    used twice, for the stopping time and for γ; it needs that split (``calibration > 0``, no
+    explicit γ). ``model_.stopped_epoch`` and ``model_.val_history`` say when and why it stopped.
     """
 
     stochastic = True
@@ -378,7 +384,8 @@ class RecLagDetector(MemoryDetector):
                  epochs: int | None = None, lr: float = 1e-3, batch_size: int = 50, seed: int = 0,
                  gamma_quantile: float = 0.02, calibration: float = 0.2, gamma_scope: str = "global",
                  gamma: float | None = None,
-                 log_gamma: float | Sequence[float] | None = None, progress: bool | None = None) -> None:
+                 log_gamma: float | Sequence[float] | None = None, progress: bool | None = None,
+                 early_stopping: bool = False, patience: int = 5) -> None:
         if setting not in RECLAG_SETTINGS:
             raise ValueError(f"setting must be one of {', '.join(RECLAG_SETTINGS)}, got {setting!r}")
         base = RECLAG_SETTINGS[setting]
@@ -401,6 +408,12 @@ class RecLagDetector(MemoryDetector):
             positive(gamma, "gamma")
         if gamma_scope not in ("global", "class"):
             raise ValueError(f"gamma_scope must be 'global' or 'class', got {gamma_scope!r}")
+        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
+            raise ValueError(f"patience must be an integer >= 1, got {patience!r}")
+        if early_stopping and (gamma is not None or log_gamma is not None or float(calibration) == 0.0):
+            raise ValueError("early_stopping needs the held-out calibration split (calibration > 0, "
+                             "no explicit gamma or log_gamma)")
+        self.early_stopping, self.patience = bool(early_stopping), int(patience)
         self.gamma_quantile = gamma_quantile
         self.calibration = calibration
         self.gamma_scope = gamma_scope
@@ -442,7 +455,17 @@ class RecLagDetector(MemoryDetector):
         else:
             x, classes = train_set.features, None
         if not pretrained:
-            self.model_ = train_sfnn(x, classes, **self.train_kwargs)
+            kw = self.train_kwargs
+            if self.early_stopping:
+                if not split:  # (checked in __init__ too; set_params can get around it)
+                    raise ValueError("early_stopping needs the held-out calibration split (calibration > 0, "
+                                     "no explicit gamma or log_gamma)")
+                if self.classwise:  # held out as trained on: the correctly classified samples, by label
+                    ok = cal_set.predicted == cal_set.labels
+                    kw.update(validation=(cal_set.features[ok], cal_set.labels[ok]), patience=self.patience)
+                else:
+                    kw.update(validation=(cal_set.features, None), patience=self.patience)
+            self.model_ = train_sfnn(x, classes, **kw)
             self._pretrained = False
         self.memories_ = list(self.model_.xi)
         n = len(self.memories_)

@@ -32,8 +32,9 @@ class ScoreEvolution:
             once it passes 1 − tpr (then a :class:`~hopdyn.ood.detectors.B0Warning` is raised).
         warnings: the messages of those warnings.
         ood_outside_b0: ``{method: share}`` of the OOD points that start outside B0 (RecLag rows):
-            from step 1 on they sit near memories with ID-like scores, so FPR95 after the
-            dynamics is about this share whatever FPR95 was at step 0.
+            from step 1 on they move to memories, where their scores mix with the ID scores,
+            while the rest sit at the origin below every ID point: FPR95 after the dynamics is
+            at most about this share, whatever FPR95 was at step 0.
         verdicts: one line per claim of the paper checked on this run (RecLag keeps its step-0
             FPR95 along the dynamics; MHE's collapses; RecLag ends below MHE), each ending in
             "holds" or "does not hold".
@@ -112,9 +113,9 @@ def _verdicts(detectors, fpr, outside, tpr) -> list[str]:
         out.append(f"{m} keeps its separation along the dynamics (paper, Fig 5): {pct} {100 * f0:.0f} % at k=0 -> "
                    f"{100 * fk:.0f} % at k={len(fpr[m]) - 1}: " + ("holds" if kept else
                    f"does not hold (+{100 * (fk - f0):.0f} points; {100 * outside[m]:.0f} % of the OOD points start "
-                   "outside B0 and end near memories with ID-like scores: the dynamics reduce the score to the "
-                   "decision 'score >= log γ', which cannot beat the step-0 FPR and matches it only when γ sits at "
-                   "the score of the TPR threshold)"))
+                   "outside B0 and move to memories, where their scores mix with the ID scores, while the rest go "
+                   "to the origin: the dynamics bring the score close to the decision 'score >= log γ', which "
+                   "cannot beat the step-0 FPR and matches it only when γ sits at the score of the TPR threshold)"))
         for o in others:
             out.append(f"{m} ends below {o} ({pct} at the last step, paper Fig 5): {100 * fk:.0f} % vs "
                        f"{100 * fpr[o][-1]:.0f} %: " + ("holds" if fk < fpr[o][-1] else "does not hold"))

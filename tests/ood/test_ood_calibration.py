@@ -152,5 +152,6 @@ def test_evolution_verdicts_on_held_out_digits(digits):
     assert evo.fpr["RecLag"][-1] < evo.fpr["MHE"][-1] - 0.3
     kept = evo.fpr["RecLag"][-1] <= evo.fpr["RecLag"][0] + 0.05
     assert v["keeps"].endswith("holds") == kept and ("does not hold" in v["keeps"]) == (not kept)
-    # after the gate has sorted the states, FPR95 is about the share of OOD points outside B0
-    assert abs(evo.fpr["RecLag"][-1] - evo.ood_outside_b0["RecLag"]) < 0.05
+    # after the gate has sorted the states, the OOD points in B0 sit at the origin below every ID
+    # point, so FPR95 is at most about the share of OOD points outside B0 (seeds 0-3: 0.01-0.14 below)
+    assert evo.fpr["RecLag"][-1] <= evo.ood_outside_b0["RecLag"] + 0.01
