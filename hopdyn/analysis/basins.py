@@ -3,10 +3,12 @@ plane, their boundaries and the basin entropy.
 
 Everything runs the discrete adiabatic map (eq 12) of the user's network with
 :func:`hopdyn.iterate` to convergence over whole batches (``keep="last"``, chunked), so memory
-stays bounded. Labels are integers indexing an :class:`~hopdyn.analysis.attractors.Attractors`
-set; ``-1`` marks a state that did not converge. Known attractors (the origin and the memories
-that survive, :func:`~hopdyn.analysis.attractors.memory_attractors`) keep their ids, so labels
-mean the same across maps, samplers and parameter values.
+stays bounded; basin maps stop a state once it is in a certified ball of a known attractor
+(:mod:`~hopdyn.analysis.certify`), with the same labels. Labels are integers indexing an
+:class:`~hopdyn.analysis.attractors.Attractors` set; ``-1`` marks a state that did not
+converge. Known attractors (the origin and the memories that survive,
+:func:`~hopdyn.analysis.attractors.memory_attractors`) keep their ids, so labels mean the same
+across maps, samplers and parameter values.
 """
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ from ..core.discrete import iterate
 from ..core.network import MHN
 from ..stats import SAMPLERS, Sampler, generator, sample, wilson_interval
 from .attractors import (
-    Attractors, Labeller, WithAttractors, default_label_tol, default_tol, find_attractors, memory_attractors, scale_of,
+    Attractors, Labeller, WithAttractors, default_label_tol, default_tol, memory_attractors, scale_of,
 )
+from .certify import certified_labels
 from .geometry import Extent, Grid, Plane, plane_grid
 
 __all__ = [
@@ -134,7 +137,8 @@ def basin_fractions(
 class BasinMap(WithAttractors):
     """Basins on a grid of a plane: ``labels[j, i]`` is the attractor (an index of
     ``attractors``) reached from ``grid.points[j, i]``, at plane coordinates ``(xs[i], ys[j])``
-    (``-1``: not converged); ``n_steps[j, i]`` how many steps it took. ``points_2d`` are the
+    (``-1``: not converged); ``n_steps[j, i]`` how many steps it took until its label was certain
+    (its convergence time, or fewer when it entered a certified ball first). ``points_2d`` are the
     attractors' projections, which lie off the plane when ``off_plane`` > 0; ``memories_2d`` the
     projected memories. ``params`` names the network (memory Lagrangian, N_H, N_V)."""
 
@@ -199,20 +203,41 @@ def basin_map(
     gives others). ``extent = (xmin, xmax, ymin, ymax)`` in plane coordinates, default 1.5 × the
     largest projected memory or anchor. ``dtype`` of the run (default the dtype of ``net.xi``;
     float32 is about twice as fast).
+
+    A state stops as soon as it lies in a certified ball of a known attractor
+    (:mod:`~hopdyn.analysis.certify`: a ball the map provably contracts into it, or RecLag's
+    closed-gate ball about the origin) from which the plain run would stop, within ``steps``, at
+    that attractor: the labels are those of running every state until its step is below ``tol``
+    (:func:`~hopdyn.analysis.attractors.find_attractors`), at a fraction of the steps.
     """
     # plane coordinates in float64 whatever the run's dtype: the map's labels do not depend on it
     grid = plane_grid(net, plane, extent, resolution, margin=1.5, name="resolution", dtype=torch.float64)
     xi64 = net.xi.to(torch.float64)
     run_net = net if dtype is None or dtype == net.xi.dtype else net.replace(xi=net.xi.to(dtype))
-    starts = grid.points.reshape(-1, net.n_features).to(run_net.xi.dtype)
-    res = find_attractors(run_net, starts, steps=steps, tol=tol, label_tol=label_tol,
-                          known=memory_attractors(net.replace(xi=xi64)), chunk_size=chunk_size, progress=progress)
+    starts = _starts(grid, run_net.xi.dtype)
+    scale = scale_of(run_net)  # the tolerances find_attractors would take on the run's network
+    tol = default_tol(starts.dtype, scale) if tol is None else positive(tol, "tol")
+    label_tol = default_label_tol(scale) if label_tol is None else positive(label_tol, "label_tol")
+    res = certified_labels(run_net, starts, steps=positive_int(steps, "steps", minimum=0), tol=tol,
+                           label_tol=label_tol, known=memory_attractors(net.replace(xi=xi64)),
+                           chunk_size=chunk_size, progress=progress)
     att = res.attractors
     att = Attractors(att.names, att.points.to(torch.float64), att.kinds, att.memory)
     plane = grid.plane
     return BasinMap(grid, res.labels.reshape(grid.shape), res.n_steps.reshape(grid.shape), att,
                     plane.project(att.points), plane.distance(att.points), plane.project(xi64),
                     {"memory": repr(net.memory), "n_memories": net.n_memories, "n_features": net.n_features})
+
+
+def _starts(grid: Grid, dtype: torch.dtype) -> torch.Tensor:
+    """The grid's points as ``(n_t·n_s, N_V)`` states in ``dtype``. On the standard plane (the
+    whole space of a 2-D network) they are the coordinates themselves: ``0 + xy @ I`` is exact,
+    so casting the coordinates gives the same states without the float64 detour."""
+    p = grid.plane
+    if p.n_features == 2 and bool((p.origin == 0).all()) and torch.equal(p.basis, torch.eye(2, dtype=p.basis.dtype)):
+        tt, ss = torch.meshgrid(grid.t.to(dtype), grid.s.to(dtype), indexing="ij")
+        return torch.stack([ss, tt], dim=-1).reshape(-1, 2)
+    return grid.points.reshape(-1, p.n_features).to(dtype)
 
 
 # -- boundaries and basin entropy -----------------------------------------------------------------
