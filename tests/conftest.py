@@ -1,3 +1,4 @@
+import logging
 import math
 import os
 
@@ -79,3 +80,27 @@ def scipy_reference(xi, beta, gamma, v0, t_eval, h0=None, tau_v=1.0, tau_h=None,
         t0, y = sol.t_events[0][0], sol.y_events[0][0]
         times.append(t0)
         open_gate = 1.0 - open_gate
+
+
+def _silence_distributed():
+    for name in ("distributed", "tornado"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@pytest.fixture
+def quiet_distributed():
+    """Dask's loggers at ERROR (the sweep tests start and kill workers on purpose)."""
+    _silence_distributed()
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """One real 2-worker LocalCluster (processes, 1 thread each), the one ``run_sweep`` embeds,
+    for every sweep test of the session (its start-up, two interpreters importing torch, is paid
+    once). Tests pass its address, as a user passes ``--scheduler``. (Here and not in
+    tests/sweep/conftest.py: the folders share the module name ``conftest`` on the path.)"""
+    from hopdyn.sweep.run import embedded_client
+
+    _silence_distributed()
+    with embedded_client(2, 1, 1) as client:
+        yield client.scheduler.address

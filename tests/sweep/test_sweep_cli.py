@@ -11,6 +11,8 @@ import pytest
 from hopdyn.cli import main
 from hopdyn.sweep import ANALYSES, Grid, load_result, run_sweep, store_path
 
+pytestmark = pytest.mark.usefixtures("quiet_distributed")
+
 GRID_ARGS = ["--grid", "beta=1,2,4,8", "--grid", "gamma=log:10:1e4:4", "--set", "n=200"]
 
 

@@ -11,6 +11,8 @@ from distributed import Client
 from hopdyn.sweep import Grid, NetworkSpec, cell_key, load_result, run_sweep, store_path
 from hopdyn.sweep.run import share_cores
 
+pytestmark = pytest.mark.usefixtures("quiet_distributed")
+
 BETA_GAMMA = Grid.product(beta=[1, 2, 4, 8], gamma=[10, 100, 1e3, 1e4], seeds=1)
 
 
