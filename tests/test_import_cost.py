@@ -26,7 +26,11 @@ def test_rooms_still_load_on_access():
         "ok = callable(hd.theorems.check_theorem1) and callable(hd.analysis.basin_map)\n"
         "import torch\n"
         "net = hd.MHN(torch.eye(2, dtype=torch.float64), memory=hd.RecLag(1.0, 5.0))\n"
-        "hd.integrate(net, torch.ones(1, 2, dtype=torch.float64), torch.tensor([0.0, 1.0], dtype=torch.float64))\n"
-        "print(json.dumps({'ok': ok, 'torchdiffeq': 'torchdiffeq' in sys.modules, 'scipy': 'scipy' in sys.modules}))"
+        "v0, t = torch.ones(1, 2, dtype=torch.float64), torch.tensor([0.0, 1.0], dtype=torch.float64)\n"
+        "hd.integrate(net, v0, t)\n"
+        "own = 'torchdiffeq' in sys.modules\n"  # dopri5 with per-sample steps is hopdyn's own solver
+        "hd.integrate(net, v0, t, method='rk4')\n"
+        "print(json.dumps({'ok': ok, 'own': own, 'torchdiffeq': 'torchdiffeq' in sys.modules, "
+        "'scipy': 'scipy' in sys.modules}))"
     )
-    assert res == {"ok": True, "torchdiffeq": True, "scipy": True}
+    assert res == {"ok": True, "own": False, "torchdiffeq": True, "scipy": True}

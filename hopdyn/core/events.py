@@ -26,6 +26,8 @@ import math
 
 import torch
 
+from .dopri import dopri5
+
 
 def _odeint(*args, **kwargs):
     # torchdiffeq imports scipy.integrate (~0.4 s): load it when a solve is first asked for
@@ -72,9 +74,27 @@ def _rescaled(system, duration: torch.Tensor, mode: torch.Tensor):
     return lambda _u, y: scale * system.field(y, mode)
 
 
-def _advance(system, y, duration, mode, grid, solve) -> torch.Tensor:
-    """States at ``start + grid·duration`` (per sample) under the frozen gate ``mode``."""
-    return _odeint(_rescaled(system, duration, mode), y, grid, **solve)
+def _advance(system, y, duration, mode, grid, solve, step=None):
+    """States at ``start + grid·duration`` (per sample) under the frozen gate ``mode``.
+
+    With ``solve["per_sample"]`` and no graph to record, each sample gets its own step sizes
+    (:func:`hopdyn.core.dopri.dopri5`); otherwise torchdiffeq with a step shared by the batch.
+    With ``step`` (per-sample step sizes in time units, 0 where unknown) returns ``(states,
+    step)``, the step each sample would take next, so that the next stretch starts with it
+    instead of selecting a first step again (0 from torchdiffeq)."""
+    if solve.get("per_sample") and not torch.is_grad_enabled():
+        def field(x, rows):
+            if rows is None:
+                return duration[:, None] * system.field(x, mode)
+            return duration[rows, None] * system.field(x, mode[rows])
+
+        if step is None:
+            return dopri5(field, y, grid, solve["rtol"], solve["atol"])
+        path, unit_step = dopri5(field, y, grid, solve["rtol"], solve["atol"], first_step=step / duration,
+                                 return_step=True)
+        return path, unit_step * duration
+    path = _odeint(_rescaled(system, duration, mode), y, grid, **{k: v for k, v in solve.items() if k != "per_sample"})
+    return path if step is None else (path, torch.zeros_like(step))
 
 
 def _wrong_side(system, G: torch.Tensor, mode: torch.Tensor) -> torch.Tensor:  # noqa: N803
@@ -125,14 +145,18 @@ def _locate(system, y_lo, y_hi, t_lo, t_hi, mode, solve, newton_steps: int = 3):
     # of an output interval and that stretch has zero length)
     eps = torch.finfo(y_lo.dtype).eps
     for _ in range(4):
-        g, rate = gate_rates(system, y_star, mode)
+        g, grad = gate_grad(system, y_star)
         back = ~_wrong_side(system, g, mode)
         if not bool(back.any()):
             return t_star, y_star
-        step = 2 * g.abs() / rate.abs() + 4 * eps * torch.clamp(t_star.abs(), min=1.0)
+        f = system.field(y_star, mode)
+        rate = _rowdot(grad, f)
+        # far enough to move G past its rounding scale (G can land on exactly 0, where a step of
+        # a few ulps of t leaves the state, and G, unchanged)
+        step = (2 * g.abs() + _g_tolerance(y_star, g, grad)) / rate.abs() + 4 * eps * torch.clamp(t_star.abs(), min=1.0)
         step = torch.where(back & (rate != 0), step, torch.zeros_like(step))
         new_t = torch.minimum(t_star + step, t_hi)
-        y_star = y_star + (new_t - t_star)[:, None] * system.field(y_star, mode)
+        y_star = y_star + (new_t - t_star)[:, None] * f
         t_star = new_t
     back = ~_wrong_side(system, system.G(y_star), mode)
     return torch.where(back, t_hi, t_star), torch.where(back[:, None], y_hi, y_star)
@@ -282,6 +306,7 @@ def integrate_events(system, y0, t, solve, event_dt, max_switches):
     times = torch.full((n, 0), math.nan, dtype=dtype, device=device)
     y = y0.clone()
     sliding = torch.zeros(n, dtype=torch.bool, device=device)
+    step = torch.zeros(n, dtype=dtype, device=device)  # each sample's next step size, carried on
     for i in range(t.shape[0] - 1):
         t_a, t_b = t[i], t[i + 1]
         k = max(1, math.ceil(float(t_b - t_a) / event_dt))
@@ -293,7 +318,7 @@ def integrate_events(system, y0, t, solve, event_dt, max_switches):
         while pending.numel():
             dur = t_b - start[pending]
             m = mode[pending]
-            path = _advance(system, y[pending], dur, m, grid, solve)  # (k+1, P, D)
+            path, step[pending] = _advance(system, y[pending], dur, m, grid, solve, step[pending])  # (k+1, P, D)
             with torch.no_grad():
                 found = _search(system, path.detach(), g_cur[pending], r_cur[pending], dur.detach(), m, grid, steps,
                                 k, solve)

@@ -1,4 +1,10 @@
-"""The continuous dynamics (eqs 1–2) integrated with torchdiffeq, batched and chunked.
+"""The continuous dynamics (eqs 1–2) integrated with per-sample step sizes or torchdiffeq,
+batched and chunked.
+
+``method="dopri5"`` (the default) runs :func:`hopdyn.core.dopri.dopri5`: every sample has its
+own step size and error test, so its path is the one it would follow if solved alone (as
+``scipy.integrate.solve_ivp(method="RK45")`` steps it). Other methods, and solves that autograd
+must record, go through ``torchdiffeq.odeint`` with one step size shared by the batch.
 
 A hard-gated memory Lagrangian (a :class:`~hopdyn.GatedLagrangian` with ``has_jump``, e.g.
 RecLag's ``χ(G)·softmax(βh)``) has an activation that jumps on the switching surface ``G = 0``.
@@ -17,6 +23,7 @@ import torch
 
 from .._chunks import chunk_rows, chunks
 from .._validate import ArrayLike, as_tensor, positive, positive_int
+from .dopri import dopri5
 from .events import integrate_events
 from .network import MHN
 from .trajectory import Trajectory
@@ -102,7 +109,7 @@ def integrate(
     chunk_size: int | None = None,
     progress: bool | None = None,
 ) -> Trajectory:
-    """Integrate eqs 1–2 with ``torchdiffeq.odeint`` and return the path at times ``t``.
+    """Integrate eqs 1–2 and return the path at times ``t``.
 
     Adiabatic network (``tau_h=None``): ``τ_V dv/dt = xiᵀ f(xi g(v)) − v``.
     Two-variable network: ``τ_V dv/dt = xiᵀ f(h) − v``, ``τ_H dh/dt = xi g(v) − h``, starting
@@ -129,8 +136,10 @@ def integrate(
     both go into ``G < 0``, open otherwise (χ(0) = 1). So a crossing switches the gate, and on a
     *repulsive* part of the surface (the open flow leaves into ``G > 0``, the closed one into
     ``G < 0``) a start takes the open side. The rule reads only the sample's own state, so the
-    side taken does not depend on what else is in the batch (the solver's step sizes are shared
-    by the batch, so the paths themselves agree with a lone run to solver tolerance only).
+    side taken does not depend on what else is in the batch. With per-sample step sizes (the
+    default for ``"dopri5"``) each stretch between events is stepped per sample too, so the
+    paths and crossing times agree with a lone run to rounding; with a shared step
+    (``options={"step_size": "shared"}``, or a solve that keeps the graph) to solver tolerance.
 
     **Sliding.** If the open and the closed flow both point into the surface, the solution
     slides along ``G = 0`` (a Filippov sliding mode) and the gate would chatter. For RecLag this
@@ -152,7 +161,9 @@ def integrate(
     ``sigmoid(κG)`` is smooth.
 
     **Gradients.** When autograd is on and ``v0``, ``h0``, ``xi`` or a tensor of a Lagrangian
-    requires grad (:meth:`MHN.tracks_grad`), the result keeps the graph: the gradient is
+    requires grad (:meth:`MHN.tracks_grad`), the result keeps the graph: the solve goes through
+    torchdiffeq (shared step, per-sample norm; the per-sample solver updates its buffers in
+    place) and the gradient is
     backpropagated directly through the solver's operations (discretise-then-differentiate: the
     exact derivative of the computed solution, which agrees with the true sensitivity to solver
     tolerance; memory grows with the number of solver steps; torchdiffeq's adjoint is not used,
@@ -169,8 +180,13 @@ def integrate(
         v0: initial feature states, shape ``(..., N_V)``.
         t: increasing output times, shape ``(T,)``, ``T ≥ 2``; ``t[0]`` is the start.
         h0: initial memory states ``(..., N_H)`` for a two-variable network.
-        method, rtol, atol, options: passed to ``torchdiffeq.odeint``. The error norm
-            defaults to :func:`per_sample_rms_norm` (each trajectory controlled as if alone).
+        method, rtol, atol, options: ``"dopri5"`` without options uses per-sample step sizes
+            (:func:`hopdyn.core.dopri.dopri5`: each trajectory stepped and controlled exactly
+            as if alone, independent of the batch). ``options={"step_size": "shared"}``, any
+            other torchdiffeq option, another method, or a solve that must keep the autograd
+            graph goes through ``torchdiffeq.odeint`` with one step size for the batch; its
+            error norm defaults to :func:`per_sample_rms_norm` (each trajectory's error
+            controlled as if alone, the step set by the hardest one).
         events: ``"auto"``, ``True`` or ``False`` (see above).
         event_dt: spacing of the sub-grid on which ``G`` and ``dG/dt`` are checked for
             crossings and excursions (default ``τ/4`` with τ the smallest time constant).
@@ -226,6 +242,9 @@ def integrate(
     taus = [net.tau_v] + ([] if net.adiabatic else [net.tau_h])
     event_dt = positive(event_dt, "event_dt") if event_dt is not None else min(taus) / 4
     opts = dict(options or {})
+    step_size = opts.pop("step_size", "per_sample") if method == "dopri5" else None
+    if step_size not in (None, "per_sample", "shared"):
+        raise ValueError(f"options['step_size'] must be 'per_sample' or 'shared' for dopri5, got {step_size!r}")
     if adaptive and method != "scipy_solver":
         opts.setdefault("norm", per_sample_rms_norm)
     solve = dict(method=method, rtol=rtol, atol=atol, options=opts)
@@ -238,16 +257,23 @@ def integrate(
     switch_times = []
     sliding = 0
     grad = net.tracks_grad(v0, *(() if h0 is None else (h0,)))
-    if not use_events:
+    # dopri5 updates its buffers in place: autograd goes through torchdiffeq's operations
+    per_sample = step_size == "per_sample" and not set(options or {}) - {"step_size"}
+    # (the event search runs without a graph, so it steps per sample even when grad is tracked)
+    solve_events = dict(solve, per_sample=per_sample)
+    per_sample = per_sample and not grad
+    if not use_events and not per_sample:
         from torchdiffeq import odeint  # imports scipy.integrate: only when a solve is asked for
     with torch.set_grad_enabled(grad):
         for sl in chunks(n, rows, progress, "integrate"):
             if use_events:
                 ys[:, sl], switches[sl], when, slid = integrate_events(
-                    system, y0[sl], t, solve, event_dt, max_switches
+                    system, y0[sl], t, solve_events, event_dt, max_switches
                 )
                 switch_times.append((sl, when))
                 sliding += slid
+            elif per_sample:
+                ys[:, sl] = dopri5(lambda y, _rows: system.field(y), y0[sl], t, rtol, atol)
             else:
                 ys[:, sl] = odeint(lambda _t, y: system.field(y), y0[sl], t, **solve)
         energy = system.energy(ys)

@@ -1,0 +1,206 @@
+"""Batched Dormand–Prince 5(4) with a step size and an error test of its own for every sample.
+
+torchdiffeq steps a batch with one shared step size, so the hardest sample sets the step for
+all and a trajectory's path depends on its neighbours. Here each row has its own time ``t``,
+step ``h`` and acceptance: a rejected row retries with a smaller step while accepted rows
+advance, exactly as ``scipy.integrate.solve_ivp(method="RK45")`` would step that row alone
+(the same tableau, error norm, I controller with safety 0.9 and factor limits 0.2 and 10,
+and the initial step of Hairer, Nørsett & Wanner, Sec. II.4). A row's path therefore does not
+depend on what else is in the batch. Outputs are read off the 4th-order continuous extension
+of DOPRI5 (Dormand & Prince 1986; scipy's ``RK45`` dense output), so output times do not
+shorten the steps. Rows that reached the end sit idle (step 0) until a sizeable fraction of
+the batch has finished, then the batch is compacted.
+
+The field must be autonomous and act row by row (row ``i`` of ``field(y, rows)`` depends on
+row ``i`` of ``y`` only), which is what makes per-row steps and compaction valid; ``rows`` is
+None while the batch is whole and, once it is compacted, the original index of each row (for
+fields with per-sample parameters). The loop updates its
+buffers in place: it is not meant to be differentiated (``integrate`` uses torchdiffeq when
+autograd must record the solve).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+# Dormand & Prince (1980) tableau, as in scipy's RK45
+_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0)
+_A = (
+    (),
+    (1 / 5,),
+    (3 / 40, 9 / 40),
+    (44 / 45, -56 / 15, 32 / 9),
+    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+)
+_B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84)
+# b − b̂: the difference of the 5th- and the embedded 4th-order solution, per stage (7 with FSAL)
+_E = (-71 / 57600, 0.0, 71 / 16695, -71 / 1920, 17253 / 339200, -22 / 525, 1 / 40)
+# dense output: y(t + θh) = y + h Σ_s k_s Σ_j P[s][j] θ^(j+1)  (scipy's RK45.P)
+_P = (
+    (1, -8048581381 / 2820520608, 8663915743 / 2820520608, -12715105075 / 11282082432),
+    (0, 0, 0, 0),
+    (0, 131558114200 / 32700410799, -68118460800 / 10900136933, 87487479700 / 32700410799),
+    (0, -1754552775 / 470086768, 14199869525 / 1410260304, -10690763975 / 1880347072),
+    (0, 127303824393 / 49829197408, -318862633887 / 49829197408, 701980252875 / 199316789632),
+    (0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844),
+    (0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423),
+)
+SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0
+_EXPONENT = -1 / 5  # −1/(q+1) with q = 4 the order of the embedded error estimate
+#: Compact the stepped batch once this fraction (1/_COMPACT) of it has finished.
+_COMPACT = 4
+
+
+class _Tableau:
+    """The coefficients as tensors of the solve's dtype and device (one small copy per solve)."""
+
+    def __init__(self, like: torch.Tensor):
+        def vec(x):
+            return torch.tensor(x, dtype=like.dtype, device=like.device)
+
+        self.a = [vec(row) for row in _A]
+        self.b = vec(_B)
+        self.e = vec(_E)
+        self.p = vec(_P)  # (7, 4)
+
+
+def _rms(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    # row means as a matrix-vector product: torch's reduction over a short last dim is slower
+    return ((x * x) @ mean).sqrt()
+
+
+def _initial_step(field, y0, f0, span, rtol, atol, mean) -> torch.Tensor:
+    """Per-row first step (Hairer, Nørsett & Wanner I, Sec. II.4; scipy's ``select_initial_step``
+    for an order-4 error estimate)."""
+    scale = atol + y0.abs() * rtol
+    d0, d1 = _rms(y0 / scale, mean), _rms(f0 / scale, mean)
+    h0 = torch.where((d0 < 1e-5) | (d1 < 1e-5), torch.full_like(d0, 1e-6), 0.01 * d0 / d1)
+    h0 = torch.minimum(h0, span)
+    f1 = field(torch.addcmul(y0, h0[:, None], f0), None)
+    d2 = _rms((f1 - f0) / scale, mean) / h0
+    dmax = torch.maximum(d1, d2)
+    h1 = torch.where(
+        dmax <= 1e-15, torch.clamp(h0 * 1e-3, min=1e-6), (0.01 / dmax) ** (1 / 5)
+    )
+    return torch.minimum(torch.minimum(100 * h0, h1), span)
+
+
+def dopri5(
+    field: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
+    y0: torch.Tensor,
+    t: torch.Tensor,
+    rtol: float,
+    atol: float,
+    max_steps: int = 100_000,
+    first_step: torch.Tensor | None = None,
+    return_step: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Solve ``dy/dt = field(y, rows)`` for every row of ``y0`` (``(B, D)``) and return the states at
+    the increasing times ``t`` (``(T,)``, ``t[0]`` the start) as a ``(T, B, D)`` tensor.
+
+    Each row is controlled as ``solve_ivp(method="RK45", rtol=rtol, atol=atol)`` controls a lone
+    trajectory: error norm ``RMS(err / (atol + rtol·max(|y|, |y_new|))) < 1``. ``max_steps``
+    bounds the attempted steps of any row; exceeding it, or a step size shrinking below the
+    spacing of floats at ``t``, raises a ``RuntimeError``.
+
+    ``first_step`` (``(B,)``) replaces the initial step selection where it is positive and
+    finite. With ``return_step`` the result is ``(states, step)``: ``step`` (``(B,)``) is the step
+    each row would take next (not shortened by the end of the interval), for a solve that goes
+    on from ``t[-1]``, e.g. after an event.
+    """
+    n, d = y0.shape
+    n_t = t.shape[0]
+    dtype, device = y0.dtype, y0.device
+    tab = _Tableau(y0)
+    mean = torch.full((d,), 1.0 / d, dtype=dtype, device=device)
+    out = torch.empty((n_t, n, d), dtype=dtype, device=device)
+    out[0] = y0
+    step_out = torch.zeros(n, dtype=dtype, device=device) if return_step else None
+    if n == 0:
+        return (out, step_out) if return_step else out
+    t_out = torch.cat([t, t.new_full((1,), float("inf"))])  # +inf: "no output left"
+    t_end = t[-1]
+    eps, tiny = torch.finfo(dtype).eps, torch.finfo(dtype).tiny
+
+    idx = torch.arange(n, device=device)  # the output row of each stepped row
+    y = y0.clone()
+    k = torch.empty((7, n, d), dtype=dtype, device=device)
+    k[0] = field(y, None)
+    rows = None  # original index of each stepped row, once the batch has been compacted
+    tt = t[0].expand(n).clone()
+    valid = None if first_step is None else (first_step > 0) & torch.isfinite(first_step)
+    if valid is not None and bool(valid.all()):
+        h = torch.minimum(first_step.to(dtype), t_end - tt)
+    else:
+        h = _initial_step(field, y, k[0], t_end - tt, rtol, atol, mean)
+        if valid is not None:
+            h = torch.where(valid, torch.minimum(first_step.to(dtype), t_end - tt), h)
+    nxt = torch.ones(n, dtype=torch.long, device=device)  # index of the next output time
+    capped = torch.zeros(n, dtype=torch.bool, device=device)  # rejected since the last accept
+    n_done = 0
+    for _ in range(max_steps):
+        a = k.shape[1]
+        # clip the step to the end (scipy's rule: h = min(t + h, t_end) − t)
+        h_want = h
+        t_new = torch.minimum(tt + h, t_end)
+        h = t_new - tt
+        hc = h[:, None]
+        flat = k.view(7, -1)
+        for s in range(1, 6):
+            ys = torch.addcmul(y, hc, (tab.a[s] @ flat[:s]).view(a, d))
+            k[s] = field(ys, rows)
+        y_new = torch.addcmul(y, hc, (tab.b @ flat[:6]).view(a, d))
+        k[6] = field(y_new, rows)
+        err = hc * (tab.e @ flat).view(a, d)
+        scale = torch.maximum(y.abs(), y_new.abs()).mul_(rtol).add_(atol)
+        err_norm = _rms(err.div_(scale), mean)
+        accept = err_norm < 1
+        factor = torch.clamp(SAFETY * err_norm.pow(_EXPONENT), min=MIN_FACTOR)
+        factor = torch.minimum(factor, torch.where(capped, 1.0, MAX_FACTOR))
+        # finished rows step with h = 0: error 0, accepted, nothing moves
+        if not bool(accept.all()):
+            small = ~accept & (h <= torch.clamp(10 * eps * tt.abs(), min=tiny))  # scipy's min_step
+            if bool(small.any()):
+                raise RuntimeError(
+                    f"dopri5: the step size fell below the float spacing at t = {float(tt[small][0]):g}"
+                    " (a stiff or singular field); try a looser tolerance or a stiff solver"
+                )
+        capped = ~accept
+        t_next = torch.where(accept, t_new, tt)
+        # dense output at every output time passed by an accepted step
+        finished = []
+        while True:
+            hit = t_out[nxt] <= t_next
+            if not bool(hit.any()):
+                break
+            at = hit.nonzero().squeeze(1)
+            j = nxt[at]
+            theta = (t_out[j] - tt[at]) / h[at]
+            powers = torch.cumprod(theta[:, None].expand(-1, 4), dim=1)  # θ, θ², θ³, θ⁴
+            w = powers @ tab.p.T  # (R, 7)
+            dy = torch.einsum("rs,srd->rd", w, k[:, at])
+            out[j, idx[at]] = torch.addcmul(y[at], h[at, None], dy)
+            nxt[at] = j + 1
+            last = j == n_t - 1
+            n_done += int(last.sum())
+            if return_step:
+                finished.append(at[last])
+        h = h * factor
+        if finished:
+            fin = torch.cat(finished)
+            step_out[idx[fin]] = torch.maximum(h[fin], h_want[fin])
+        if n_done == a:
+            return (out, step_out) if return_step else out
+        acc = accept[:, None]
+        y = torch.where(acc, y_new, y)
+        torch.where(acc, k[6], k[0], out=k[0])  # FSAL
+        tt = t_next
+        if _COMPACT * n_done >= a:
+            keep = (nxt < n_t).nonzero().squeeze(1)
+            idx, y, tt, h, nxt, capped = idx[keep], y[keep], tt[keep], h[keep], nxt[keep], capped[keep]
+            k = k[:, keep].contiguous()
+            rows = idx
+            n_done = 0
+    raise RuntimeError(f"dopri5: more than max_steps={max_steps} steps on some trajectory")
