@@ -99,10 +99,12 @@ def jacobian_bound(net: MHN, center: torch.Tensor, radius, score_error=0.0):
 
 
 def _gate_floor(net: MHN, center: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
-    """A lower bound of ``G`` over ``B(center, radius)``: ``β max_i(xi_i·x − ‖xi_i‖ δ) − log γ``."""
+    """A lower bound of ``G`` over ``B(center, radius)``: ``β max_i(xi_i·x − ‖xi_i‖ δ) − log γ``,
+    asked of the Lagrangian's own ``G`` at the one-entry hidden state ``[max_i(...)]``
+    (``lse(βh) ≥ β max h``, and ``G`` grows with every entry of ``h``)."""
     xi = net.xi.to(torch.float64)
     low = (xi @ center - xi.norm(dim=-1) * radius[..., None]).amax(-1)
-    return net.memory.beta * low - net.memory.log_gamma
+    return net.memory.G(low[..., None])
 
 
 def _open_ball(
