@@ -21,7 +21,7 @@ FLOORS = {"relative_residual": 2.2e-16, "cosine_gap": 2.2e-16**2}
     "(alpha' = 0) and modern Hopfield attention carrying the scores (alpha' = 0.2, 0.5, 0.8).",
 )
 def make(out_dir: Path) -> list[Path]:
-    r = collapse_vs_depth()
+    r = collapse_vs_depth(progress=False)  # the figures bar is the one bar
     q = {name: r.quantiles(name) for name in ("relative_residual", "cosine_gap")}
     fig = plot_collapse_vs_depth(
         r.depths, r.alphas_h, q, floors=FLOORS,

@@ -49,7 +49,7 @@ def browser(tmp_path_factory):
             driver.quit()
 
 
-def wait(driver, condition, timeout=20.0, what=""):
+def wait(driver, condition, timeout=60.0, what=""):  # generous: CI runs two test workers on 2 cores
     end = time.time() + timeout
     while time.time() < end:
         try:
