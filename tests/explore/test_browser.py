@@ -77,6 +77,23 @@ def traces(driver, graph="plane"):
 def load(driver, url):
     driver.get(url)
     wait(driver, lambda d: "view updated" in text(d, "status"), what="the first view")
+    settle(driver)
+
+
+def settle(driver, quiet=1.0):
+    """Wait until no Dash callback has been pending for ``quiet`` seconds: the controls echo the
+    loaded state back through the reducer, and Dash drops the answer of a reducer call (e.g. an
+    upload's error line) that a newer call of the same callback overtakes."""
+    busy = "return document.querySelector('[data-dash-is-loading=\"true\"]') !== null"
+    since = time.time()
+    end = since + 60
+    while time.time() < end:
+        if driver.execute_script(busy):
+            since = time.time()
+        elif time.time() - since >= quiet:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the page never settled: a Dash callback stayed pending for 60 s")
 
 
 def test_controls_and_clicks_recompute_the_view(browser):
