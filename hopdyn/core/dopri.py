@@ -96,9 +96,15 @@ def dopri5(
     max_steps: int = 100_000,
     first_step: torch.Tensor | None = None,
     return_step: bool = False,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    return_derivative: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """Solve ``dy/dt = field(y, rows)`` for every row of ``y0`` (``(B, D)``) and return the states at
-    the increasing times ``t`` (``(T,)``, ``t[0]`` the start) as a ``(T, B, D)`` tensor.
+    the times ``t`` as a ``(T, B, D)`` tensor.
+
+    ``t`` is ``(T,)``, increasing, shared by all rows, or ``(T, B)``: non-decreasing times of
+    each row's own (column ``b`` for row ``b``), ``t[0, b]`` its start. A row's output times
+    equal to its start get ``y0`` (so a row that starts later pads its grid with its start
+    time; event location restarts rows at their own crossing times this way).
 
     Each row is controlled as ``solve_ivp(method="RK45", rtol=rtol, atol=atol)`` controls a lone
     trajectory: error norm ``RMS(err / (atol + rtol·max(|y|, |y_new|))) < 1``. ``max_steps``
@@ -106,39 +112,60 @@ def dopri5(
     spacing of floats at ``t``, raises a ``RuntimeError``.
 
     ``first_step`` (``(B,)``) replaces the initial step selection where it is positive and
-    finite. With ``return_step`` the result is ``(states, step)``: ``step`` (``(B,)``) is the step
-    each row would take next (not shortened by the end of the interval), for a solve that goes
-    on from ``t[-1]``, e.g. after an event.
+    finite. The result is ``states``, followed by ``step`` (``(B,)``) with ``return_step``: the
+    step each row would take next (not shortened by the end of its interval), for a solve that
+    goes on from its last time, e.g. after an event; and by ``dy/dt`` at the output times
+    (``(T, B, D)``, the derivative of the dense output: the field to the solver's accuracy
+    without evaluating it) with ``return_derivative``.
     """
     n, d = y0.shape
-    n_t = t.shape[0]
     dtype, device = y0.dtype, y0.device
+    times = t[:, None].expand(-1, n) if t.dim() == 1 else t
+    n_t = times.shape[0]
     tab = _Tableau(y0)
     mean = torch.full((d,), 1.0 / d, dtype=dtype, device=device)
     out = torch.empty((n_t, n, d), dtype=dtype, device=device)
-    out[0] = y0
+    deriv = torch.empty_like(out) if return_derivative else None
     step_out = torch.zeros(n, dtype=dtype, device=device) if return_step else None
+    extra = (step_out,) * return_step + (deriv,) * return_derivative
+
+    def result():
+        return (out, *extra) if extra else out
+
     if n == 0:
-        return (out, step_out) if return_step else out
-    t_out = torch.cat([t, t.new_full((1,), float("inf"))])  # +inf: "no output left"
-    t_end = t[-1]
+        return result()
+    # each row's times, +inf last ("no output left"), rows contiguous for searchsorted
+    t_row = torch.cat([times.T, times.new_full((n, 1), float("inf"))], 1).contiguous()
     eps, tiny = torch.finfo(dtype).eps, torch.finfo(dtype).tiny
 
-    idx = torch.arange(n, device=device)  # the output row of each stepped row
     y = y0.clone()
     k = torch.empty((7, n, d), dtype=dtype, device=device)
     k[0] = field(y, None)
+    tt = times[0].clone()
+    # outputs at a row's start time are its initial state
+    at_start = times <= tt
+    out[at_start] = y0.expand(n_t, -1, -1)[at_start]
+    if return_derivative:
+        deriv[at_start] = k[0].expand(n_t, -1, -1)[at_start]
+    nxt = at_start.sum(0)  # index of each row's next output time
+    idx = torch.arange(n, device=device)  # the output row of each stepped row
     rows = None  # original index of each stepped row, once the batch has been compacted
-    tt = t[0].expand(n).clone()
+    if not bool((nxt < n_t).all()):
+        keep = (nxt < n_t).nonzero().squeeze(1)
+        if keep.numel() == 0:
+            return result()
+        idx = rows = keep
+        y, tt, nxt, k, t_row = y[keep], tt[keep], nxt[keep], k[:, keep].contiguous(), t_row[keep]
+        first_step = None if first_step is None else first_step[keep]
+    t_end = t_row[:, n_t - 1].clone()
     valid = None if first_step is None else (first_step > 0) & torch.isfinite(first_step)
     if valid is not None and bool(valid.all()):
         h = torch.minimum(first_step.to(dtype), t_end - tt)
     else:
-        h = _initial_step(field, y, k[0], t_end - tt, rtol, atol, mean)
+        h = _initial_step(lambda x, _r: field(x, rows), y, k[0], t_end - tt, rtol, atol, mean)
         if valid is not None:
             h = torch.where(valid, torch.minimum(first_step.to(dtype), t_end - tt), h)
-    nxt = torch.ones(n, dtype=torch.long, device=device)  # index of the next output time
-    capped = torch.zeros(n, dtype=torch.bool, device=device)  # rejected since the last accept
+    capped = torch.zeros(y.shape[0], dtype=torch.bool, device=device)  # rejected since the last accept
     n_done = 0
     for _ in range(max_steps):
         a = k.shape[1]
@@ -169,30 +196,39 @@ def dopri5(
                 )
         capped = ~accept
         t_next = torch.where(accept, t_new, tt)
-        # dense output at every output time passed by an accepted step
-        finished = []
-        while True:
-            hit = t_out[nxt] <= t_next
-            if not bool(hit.any()):
-                break
-            at = hit.nonzero().squeeze(1)
-            j = nxt[at]
-            theta = (t_out[j] - tt[at]) / h[at]
-            powers = torch.cumprod(theta[:, None].expand(-1, 4), dim=1)  # θ, θ², θ³, θ⁴
-            w = powers @ tab.p.T  # (R, 7)
-            dy = torch.einsum("rs,srd->rd", w, k[:, at])
-            out[j, idx[at]] = torch.addcmul(y[at], h[at, None], dy)
-            nxt[at] = j + 1
-            last = j == n_t - 1
-            n_done += int(last.sum())
+        # dense output at every output time passed by an accepted step, all in one pass
+        passed = torch.searchsorted(t_row, t_next[:, None], right=True).squeeze(1)
+        count = passed - nxt
+        finished = None
+        if bool((count > 0).any()):
+            # index_select / index_copy_ on flat views: several times faster than advanced indexing
+            at = torch.repeat_interleave(torch.arange(a, device=device), count)
+            j = nxt.index_select(0, at) + torch.arange(at.shape[0], device=device) - (
+                torch.cumsum(count, 0) - count).index_select(0, at)
+            theta = (t_row.view(-1).index_select(0, at * (n_t + 1) + j) - tt.index_select(0, at)).div_(
+                h.index_select(0, at))[:, None]
+            q = (tab.p.T @ flat).view(4, a, d).index_select(1, at)  # y(t + θh) = y + h Σ_j q_j θ^(j+1)
+            poly = q[3]
+            for i in (2, 1, 0):
+                poly = torch.addcmul(q[i], theta, poly)
+            where = j * n + idx.index_select(0, at)
+            out.view(-1, d).index_copy_(
+                0, where, torch.addcmul(y.index_select(0, at), h.index_select(0, at)[:, None] * theta, poly))
+            if return_derivative:
+                slope = 4 * q[3]
+                for i in (2, 1, 0):
+                    slope = torch.addcmul((i + 1) * q[i], theta, slope)
+                deriv.view(-1, d).index_copy_(0, where, slope)
+            done_now = (count > 0) & (passed == n_t)
+            n_done += int(done_now.sum())
             if return_step:
-                finished.append(at[last])
+                finished = done_now.nonzero().squeeze(1)
+        nxt = passed
         h = h * factor
-        if finished:
-            fin = torch.cat(finished)
-            step_out[idx[fin]] = torch.maximum(h[fin], h_want[fin])
+        if finished is not None:
+            step_out[idx[finished]] = torch.maximum(h[finished], h_want[finished])
         if n_done == a:
-            return (out, step_out) if return_step else out
+            return result()
         acc = accept[:, None]
         y = torch.where(acc, y_new, y)
         torch.where(acc, k[6], k[0], out=k[0])  # FSAL
@@ -200,6 +236,7 @@ def dopri5(
         if _COMPACT * n_done >= a:
             keep = (nxt < n_t).nonzero().squeeze(1)
             idx, y, tt, h, nxt, capped = idx[keep], y[keep], tt[keep], h[keep], nxt[keep], capped[keep]
+            t_end, t_row = t_end[keep], t_row[keep]
             k = k[:, keep].contiguous()
             rows = idx
             n_done = 0

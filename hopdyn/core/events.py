@@ -43,13 +43,8 @@ def _rowdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def gate_grad(system, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``G(y)`` and its gradient ``∇_y G`` (autograd of the Lagrangian's one formula for ``G``),
-    both detached."""
-    with torch.enable_grad():
-        y_req = y.detach().requires_grad_(True)
-        g = system.G(y_req)
-        (grad,) = torch.autograd.grad(g.sum(), y_req)
-    return g.detach(), grad
+    """``G(y)`` and its gradient ``∇_y G`` (the Lagrangian's ``G_grad``), both detached."""
+    return system.G_grad(y)
 
 
 def gate_rates(system, y: torch.Tensor, *modes: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -74,27 +69,39 @@ def _rescaled(system, duration: torch.Tensor, mode: torch.Tensor):
     return lambda _u, y: scale * system.field(y, mode)
 
 
-def _advance(system, y, duration, mode, grid, solve, step=None):
-    """States at ``start + grid·duration`` (per sample) under the frozen gate ``mode``.
+def _advance(system, y, times, mode, solve, pieces):
+    """States of each sample at its own times ``times`` (``(M+1, P)``, non-decreasing per
+    column, ``times[0]`` the start) under the frozen gate ``mode``, and ``dy/dt`` there.
 
-    With ``solve["per_sample"]`` and no graph to record, each sample gets its own step sizes
-    (:func:`hopdyn.core.dopri.dopri5`); otherwise torchdiffeq with a step shared by the batch.
-    With ``step`` (per-sample step sizes in time units, 0 where unknown) returns ``(states,
-    step)``, the step each sample would take next, so that the next stretch starts with it
-    instead of selecting a first step again (0 from torchdiffeq)."""
+    With ``solve["per_sample"]`` and no graph to record, each sample gets its own step sizes in
+    one solve over all its times (:func:`hopdyn.core.dopri.dopri5`) and ``dy/dt`` is read off
+    its dense output. Otherwise torchdiffeq steps the batch with one step size, one solve per
+    piece ``(j0, j1)`` of ``pieces`` (index ranges on which every column of ``times`` is affine
+    in the index, so that a rescaled time ``u ∈ [0, 1]`` serves all samples at once), and
+    ``dy/dt`` is None (the caller evaluates the field)."""
     if solve.get("per_sample") and not torch.is_grad_enabled():
         def field(x, rows):
-            if rows is None:
-                return duration[:, None] * system.field(x, mode)
-            return duration[rows, None] * system.field(x, mode[rows])
+            return system.field(x, mode if rows is None else mode[rows])
 
-        if step is None:
-            return dopri5(field, y, grid, solve["rtol"], solve["atol"])
-        path, unit_step = dopri5(field, y, grid, solve["rtol"], solve["atol"], first_step=step / duration,
-                                 return_step=True)
-        return path, unit_step * duration
-    path = _odeint(_rescaled(system, duration, mode), y, grid, **{k: v for k, v in solve.items() if k != "per_sample"})
-    return path if step is None else (path, torch.zeros_like(step))
+        return dopri5(field, y, times, solve["rtol"], solve["atol"], return_derivative=True)
+    options = {k: v for k, v in solve.items() if k != "per_sample"}
+    states = [y[None]]
+    for j0, j1 in pieces:
+        duration = times[j1] - times[j0]
+        if not bool((duration > 0).any()):  # every sample is past this piece (or starts after it)
+            states.append(y.expand(j1 - j0, -1, -1))
+            continue
+        grid = torch.linspace(0.0, 1.0, j1 - j0 + 1, dtype=y.dtype, device=y.device)
+        path = _odeint(_rescaled(system, duration, mode), y, grid, **options)
+        states.append(path[1:])
+        y = path[-1]
+    return torch.cat(states), None
+
+
+def _advance_by(system, y, duration, mode, solve):
+    """States after ``duration`` (per sample) under the frozen gate ``mode``."""
+    times = torch.stack([torch.zeros_like(duration), duration])
+    return _advance(system, y, times, mode, solve, [(0, 1)])[0][-1]
 
 
 def _wrong_side(system, G: torch.Tensor, mode: torch.Tensor) -> torch.Tensor:  # noqa: N803
@@ -128,10 +135,9 @@ def _locate(system, y_lo, y_hi, t_lo, t_hi, mode, solve, newton_steps: int = 3):
         hi = torch.where(bad, mid, hi)
         lo = torch.where(bad, lo, mid)
     t_star = t_lo + hi * width
-    unit = torch.tensor([0.0, 1.0], dtype=y_lo.dtype, device=y_lo.device)
     y_star = y_hi
     for _ in range(newton_steps):
-        y_star = _advance(system, y_lo, t_star - t_lo, mode, unit, solve)[-1]
+        y_star = _advance_by(system, y_lo, t_star - t_lo, mode, solve)
         g, rate = gate_rates(system, y_star, mode)
         dt = torch.where(rate != 0, -g / rate, torch.zeros_like(rate))
         new_t = torch.clamp(t_star + dt, min=t_lo, max=t_hi)
@@ -218,9 +224,16 @@ def _dip_flags(g: torch.Tensor, d0: torch.Tensor, d1: torch.Tensor):
     the frozen gate's side; slopes ``d0, d1`` per unit sub-interval) has an interior minimum
     near or beyond the wrong side: below half the lower end value. ``(k, P)`` booleans."""
     g0, g1 = g[:-1], g[1:]
-    s, m = _cubic_min(g0, g1, d0, d1)
     low = torch.minimum(g0, g1)
-    return ~torch.isnan(s) & (m < low) & (2 * m < low)
+    # the Hermite basis bounds the cubic below by low − (4/27)(|d0| + |d1|): only sub-intervals
+    # where that bound reaches below low/2 can be flagged (most of a run is far from G = 0)
+    reach = (d0.abs() + d1.abs()).mul_(1.01 * 8 / 27)
+    cand = torch.nonzero(reach > low.clamp(min=0.0), as_tuple=True)
+    flags = torch.zeros_like(low, dtype=torch.bool)
+    if cand[0].numel():
+        s, m = _cubic_min(g0[cand], g1[cand], d0[cand], d1[cand])
+        flags[cand] = ~torch.isnan(s) & (m < low[cand]) & (2 * m < low[cand])
+    return flags
 
 
 def _find_dips(system, y_lo, y_hi, g_lo, g_hi, r_lo, r_hi, width, mode, solve, iters: int = 10):
@@ -244,7 +257,6 @@ def _find_dips(system, y_lo, y_hi, g_lo, g_hi, r_lo, r_hi, width, mode, solve, i
     dipped = torch.zeros(n, dtype=torch.bool, device=y_lo.device)
     s_out, y_out = torch.ones_like(width), y_hi.clone()
     active = torch.ones_like(dipped)
-    unit = torch.tensor([0.0, 1.0], dtype=y_lo.dtype, device=y_lo.device)
     for _ in range(iters):
         idx = torch.nonzero(active).flatten()
         if idx.numel() == 0:
@@ -254,7 +266,7 @@ def _find_dips(system, y_lo, y_hi, g_lo, g_hi, r_lo, r_hi, width, mode, solve, i
         u, _ = _cubic_min(ga[idx], gb[idx], da[idx] * span, db[idx] * span)
         u = torch.nan_to_num(u, nan=0.5).clamp(0.05, 0.95)  # keep shrinking the bracket
         s = a_i + u * span
-        ys = _advance(system, ya[idx], (s - a_i) * width[idx], mode[idx], unit, solve)[-1]
+        ys = _advance_by(system, ya[idx], (s - a_i) * width[idx], mode[idx], solve)
         g, grad = gate_grad(system, ys)
         m = mode[idx]
         rs = sigma[idx] * _rowdot(grad, system.field(ys, m)) * width[idx]
@@ -286,8 +298,34 @@ def _find_dips(system, y_lo, y_hi, g_lo, g_hi, r_lo, r_hi, width, mode, solve, i
     return dipped, s_out, y_out
 
 
+def _sub_grid(t: torch.Tensor, event_dt: float):
+    """The check grid: each output interval ``[t_i, t_i+1]`` cut into ``k_i = ⌈(t_i+1 − t_i)/event_dt⌉``
+    equal parts. Returns ``(interval, frac, pos)``: for each grid point ``j ≥ 1`` (``(M,)``) the
+    output interval it closes a part of and its fraction of that interval, and the grid index of
+    every output time (``(T,)``)."""
+    k = [max(1, math.ceil(float(t[i + 1] - t[i]) / event_dt)) for i in range(t.shape[0] - 1)]
+    interval = torch.repeat_interleave(torch.arange(len(k), device=t.device), torch.tensor(k, device=t.device))
+    frac = torch.cat([torch.arange(1, ki + 1, dtype=t.dtype, device=t.device) / ki for ki in k])
+    pos = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(torch.tensor(k), 0)]).to(t.device)
+    return interval, frac, pos
+
+
+def _sample_times(t, interval, frac, start):
+    """Each sample's check times ``(M+1, P)`` from its start time on: the output interval
+    holding ``start`` is cut into its parts afresh from ``start``, later intervals keep the
+    grid, and grid points before ``start`` are moved to it (zero-length parts)."""
+    lo = torch.minimum(torch.maximum(start[None], t[interval, None]), t[interval + 1, None])  # (M, P)
+    times = lo + (t[interval + 1, None] - lo) * frac[:, None]
+    return torch.cat([start[None], torch.maximum(times, start[None])])
+
+
 def integrate_events(system, y0, t, solve, event_dt, max_switches):
     """Event-located integration of one chunk (see :func:`hopdyn.integrate`).
+
+    Each round solves the pending samples with their gates frozen from their start times to
+    the last output time, searches the check grid for each one's first crossing, and keeps the
+    path up to it; samples that cross restart from the located crossing in the next round, the
+    others are done. So a sample that never meets the surface is solved once over the whole span.
 
     Returns (states (T, B, D), switches (B,), switch times (B, S) NaN-padded, n sliding).
     Under ``torch.enable_grad`` with ``y0`` or the network's parameters requiring grad the states
@@ -298,105 +336,112 @@ def integrate_events(system, y0, t, solve, event_dt, max_switches):
     n = y0.shape[0]
     dtype, device = y0.dtype, y0.device
     out = torch.empty((t.shape[0], n, y0.shape[-1]), dtype=dtype, device=device)
-    out[0] = y0
-    # mode, and G and dG/dt at the current state y under it (reused as the start of each stretch)
+    interval, frac, pos = _sub_grid(t, event_dt)
+    n_grid = interval.shape[0]
+    pieces = list(zip(pos[:-1].tolist(), pos[1:].tolist()))
+    steps = torch.arange(n_grid, device=device)
+    # mode, and G and dG/dt at each sample's start under it
     with torch.no_grad():
         mode, g_cur, r_cur = _initial_mode(system, y0.detach())
     switches = torch.zeros(n, dtype=torch.long, device=device)
     times = torch.full((n, 0), math.nan, dtype=dtype, device=device)
     y = y0.clone()
+    start = t[0].expand(n).clone()
+    # crossings located in one output interval, and which interval (for max_switches)
+    recent = torch.zeros(n, dtype=torch.long, device=device)
+    last_interval = torch.full((n,), -1, dtype=torch.long, device=device)
     sliding = torch.zeros(n, dtype=torch.bool, device=device)
-    step = torch.zeros(n, dtype=dtype, device=device)  # each sample's next step size, carried on
-    for i in range(t.shape[0] - 1):
-        t_a, t_b = t[i], t[i + 1]
-        k = max(1, math.ceil(float(t_b - t_a) / event_dt))
-        grid = torch.linspace(0.0, 1.0, k + 1, dtype=dtype, device=device)
-        steps = torch.arange(k, device=device)
-        start = torch.full((n,), float(t_a), dtype=dtype, device=device)
-        pending = torch.arange(n, device=device)
-        rounds = 0
-        while pending.numel():
-            dur = t_b - start[pending]
-            m = mode[pending]
-            path, step[pending] = _advance(system, y[pending], dur, m, grid, solve, step[pending])  # (k+1, P, D)
+    pending = torch.arange(n, device=device)
+    while pending.numel():
+        s, m = start[pending], mode[pending]
+        when = _sample_times(t, interval, frac, s)  # (M+1, P)
+        path, slope = _advance(system, y[pending], when, m, solve, pieces)
+        with torch.no_grad():
+            found = _search(system, path.detach(), slope, g_cur[pending], r_cur[pending], when.detach(), m, steps, solve)
+        j_event, frac_hi, y_hi, dip, width = found
+        crossed = j_event < n_grid
+        # outputs from the start on, up to the crossing's sub-interval
+        keep = (t[:, None] >= s.detach()[None]) & (pos[:, None] <= j_event[None])  # (T, P)
+        out[:, pending] = torch.where(keep[..., None], path[pos], out[:, pending])
+        if not bool(crossed.any()):
+            break
+        idx = pending[crossed]
+        j = j_event[crossed]
+        cols = torch.nonzero(crossed).flatten()
+        t_lo = when[j, cols]
+        with torch.no_grad():
+            y_end = path[j + 1, cols].detach()
+            if y_hi is not None:
+                y_end = torch.where(dip[cols][:, None], y_hi[cols], y_end)
+            t_hi = t_lo.detach() + frac_hi[cols] * width[j, cols]
+            t_star, y_star = _locate(system, path[j, cols].detach(), y_end, t_lo.detach(), t_hi, m[cols], solve)
+            # on the surface: the side is chosen from the sample's own one-sided rates
+            g_star, grad = gate_grad(system, y_star)
+            new_mode, r_star = _surface_mode(system, y_star, grad)
+            changed = new_mode != m[cols]
+        if track:
+            t_star_d, y_star = _differentiable_crossing(system, path[j, cols], t_lo, t_star, y_star, m[cols], solve)
+        else:
+            t_star_d = t_star
+        if bool(changed.any()):
+            who = idx[changed]
+            slot = switches[who]
+            need = int(slot.max()) + 1
+            if need > times.shape[1]:
+                times = torch.cat([times, torch.full((n, need - times.shape[1]), math.nan, dtype=dtype, device=device)], 1)
+            times[who, slot] = t_star[changed]
+            switches[who] += 1
+        y[idx] = y_star
+        start[idx] = t_star_d
+        mode[idx] = new_mode
+        g_cur[idx], r_cur[idx] = g_star, r_star
+        # more than max_switches crossings in one output interval: sliding (finished with RK4 on
+        # the discontinuous field to the interval's end, then on as usual)
+        iv = interval[j]
+        recent[idx] = torch.where(iv == last_interval[idx], recent[idx] + 1, 1)
+        last_interval[idx] = iv
+        slide = recent[idx] > max_switches
+        if bool(slide.any()):
+            who, end = idx[slide], t[iv[slide] + 1]
+            k = math.ceil(float((end - start[who]).max()) / event_dt)
+            y[who] = _rk4_discontinuous(system, y[who], end - start[who], max(k, 1))
+            start[who] = end
             with torch.no_grad():
-                found = _search(system, path.detach(), g_cur[pending], r_cur[pending], dur.detach(), m, grid, steps,
-                                k, solve)
-            j_event, frac_hi, y_hi, dip, g_end, r_end, width = found
-            crossed = j_event < k
-            y[pending[~crossed]] = path[-1, ~crossed]
-            g_cur[pending[~crossed]] = g_end[~crossed]
-            r_cur[pending[~crossed]] = r_end[~crossed]
-            if not bool(crossed.any()):
-                break
-            rounds += 1
-            idx = pending[crossed]
-            if rounds > max_switches:
-                y[idx] = _rk4_discontinuous(system, y[idx], t_b - start[idx], k)
-                with torch.no_grad():
-                    mode[idx], g_cur[idx], r_cur[idx] = _initial_mode(system, y[idx].detach())
-                sliding[idx] = True
-                break
-            j = j_event[crossed]
-            cols = torch.nonzero(crossed).flatten()
-            d = dur[crossed]
-            t_lo = start[idx] + grid[j] * d
-            with torch.no_grad():
-                y_end = path[j + 1, cols].detach()
-                if y_hi is not None:
-                    y_end = torch.where(dip[cols][:, None], y_hi[cols], y_end)
-                t_hi = t_lo.detach() + frac_hi[cols] * width[j, cols]
-                t_star, y_star = _locate(system, path[j, cols].detach(), y_end, t_lo.detach(), t_hi, m[cols], solve)
-                # on the surface: the side is chosen from the sample's own one-sided rates
-                g_star, grad = gate_grad(system, y_star)
-                new_mode, r_star = _surface_mode(system, y_star, grad)
-                changed = new_mode != m[cols]
-            if track:
-                t_star_d, y_star = _differentiable_crossing(
-                    system, path[j, cols], t_lo, t_star, y_star, m[cols], solve
-                )
-            else:
-                t_star_d = t_star
-            if bool(changed.any()):
-                who = idx[changed]
-                slot = switches[who]
-                need = int(slot.max()) + 1
-                if need > times.shape[1]:
-                    times = torch.cat(
-                        [times, torch.full((n, need - times.shape[1]), math.nan, dtype=dtype, device=device)], 1
-                    )
-                times[who, slot] = t_star[changed]
-                switches[who] += 1
-            y[idx] = y_star
-            start[idx] = t_star_d
-            mode[idx] = new_mode
-            g_cur[idx], r_cur[idx] = g_star, r_star
-            pending = idx
-        out[i + 1] = y
+                mode[who], g_cur[who], r_cur[who] = _initial_mode(system, y[who].detach())
+            sliding[who] = True
+            recent[who] = 0
+        pending = idx
     return out, switches, times, int(sliding.sum())
 
 
-def _search(system, path, g_first, r_first, dur, m, grid, steps, k, solve):
-    """The first crossing (or dip to the wrong side) of each pending sample on one stretch.
+def _search(system, path, slope, g_first, r_first, when, m, steps, solve):
+    """The first crossing (or dip to the wrong side) of each pending sample on its check grid.
 
-    ``path``: states on the sub-grid ``(k+1, P, D)`` under the frozen gates ``m``; ``g_first``,
-    ``r_first``: G and dG/dt at its start. Returns ``(j_event (P,), frac_hi (P,), y_hi, dip,
-    g_end, r_end, width)``: the first sub-interval holding a crossing (``k`` where none), the
-    fraction of it that brackets the crossing, the dip states (``y_hi``, ``dip``: None where no
-    dip was found), G and dG/dt at the end of the stretch and the sub-interval lengths."""
-    G, rate = gate_rates(system, path[1:], m)  # (k, P) each
-    g_end, r_end = G[-1], rate[-1]
-    G = torch.cat([g_first[None], G])  # (k+1, P)
+    ``path``: states at the check times ``when`` (``(M+1, P, D)`` and ``(M+1, P)``) under the
+    frozen gates ``m``; ``slope``: ``dy/dt`` there (None: evaluate the field); ``g_first``,
+    ``r_first``: G and dG/dt at the start. Returns ``(j_event (P,), frac_hi (P,), y_hi, dip,
+    width)``: the first sub-interval holding a crossing (``M`` where none), the fraction of it
+    that brackets the crossing, the dip states (``y_hi``, ``dip``: None where no dip was found)
+    and the sub-interval lengths ``(M, P)``."""
+    n_grid = path.shape[0] - 1
+    if slope is None:
+        G, rate = gate_rates(system, path[1:], m)  # (M, P) each
+    else:
+        flat = path[1:].reshape(-1, path.shape[-1])
+        g, grad = gate_grad(system, flat)
+        G, rate = g.view(n_grid, -1), _rowdot(grad, slope[1:].reshape(flat.shape)).view(n_grid, -1)
+    G = torch.cat([g_first[None], G])  # (M+1, P)
     rate = torch.cat([r_first[None], rate])
-    wrong = _wrong_side(system, G[1:], m)  # (k, P)
-    j_event = torch.where(wrong.any(0), wrong.to(torch.int8).argmax(0), k)
+    width = when[1:] - when[:-1]  # (M, P)
+    # points moved onto the start (before it on the grid) are the start state: not a crossing
+    wrong = _wrong_side(system, G[1:], m) & (when[1:] > when[0])
+    j_event = torch.where(wrong.any(0), wrong.to(torch.int8).argmax(0), n_grid)
     # short excursions to the wrong side between two sub-grid points: G is smooth along
     # the frozen-gate flow, so its values and slopes at the sub-grid points bound them
     sigma = 2 * m - 1
-    width = (grid[1:] - grid[:-1])[:, None] * dur  # (k, P)
-    slope = sigma * rate
-    flags = _dip_flags(sigma * G, slope[:-1] * width, slope[1:] * width) & (steps[:, None] < j_event)
-    frac_hi = torch.ones_like(dur)
+    slope_g = sigma * rate
+    flags = _dip_flags(sigma * G, slope_g[:-1] * width, slope_g[1:] * width) & (steps[:, None] < j_event) & (width > 0)
+    frac_hi = torch.ones_like(g_first)
     y_hi, dip = None, None
     if bool(flags.any()):
         jj, pp = torch.nonzero(flags, as_tuple=True)
@@ -405,7 +450,7 @@ def _search(system, path, g_first, r_first, dur, m, grid, steps, k, solve):
             rate[jj + 1, pp], width[jj, pp], m[pp], solve,
         )
         if bool(dipped.any()):
-            jd = torch.full_like(j_event, k).scatter_reduce(0, pp[dipped], jj[dipped], "amin")
+            jd = torch.full_like(j_event, n_grid).scatter_reduce(0, pp[dipped], jj[dipped], "amin")
             first = dipped & (jj == jd[pp])  # the earliest dip of its sample
             j_event = torch.minimum(j_event, jd)
             frac_hi[pp[first]] = s_w[first]
@@ -413,7 +458,7 @@ def _search(system, path, g_first, r_first, dur, m, grid, steps, k, solve):
             y_hi[pp[first]] = y_w[first]
             dip = torch.zeros_like(m, dtype=torch.bool)
             dip[pp[first]] = True
-    return j_event, frac_hi, y_hi, dip, g_end, r_end, width
+    return j_event, frac_hi, y_hi, dip, width
 
 
 def _differentiable_crossing(system, y_lo, t_lo, t_star, y_star, mode, solve):
@@ -424,8 +469,7 @@ def _differentiable_crossing(system, y_lo, t_lo, t_star, y_star, mode, solve):
     from ``y_lo`` with the graph, and the implicit-function theorem on ``G(y(t*)) = 0`` gives
     ``dt*/dp = −(∂G(y(t*))/∂p)/(dG/dt)``; the returned state moves with ``t*`` along the old
     field ``f⁻``. Values equal the located ones exactly (only gradients are added)."""
-    unit = torch.tensor([0.0, 1.0], dtype=y_star.dtype, device=y_star.device)
-    y_s = _advance(system, y_lo, t_star - t_lo, mode, unit, solve)[-1]
+    y_s = _advance_by(system, y_lo, t_star - t_lo, mode, solve)
     g = system.G(y_s)
     with torch.no_grad():
         _, rate = gate_rates(system, y_s, mode)

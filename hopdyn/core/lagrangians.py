@@ -122,6 +122,15 @@ class GatedLagrangian(Lagrangian):
     def open_activation(self, h: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def G_grad(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: N802
+        """``(G(h), ∂G/∂h)``, detached (autograd of :meth:`G`; a subclass may give a closed form).
+        Event location asks it at every check point of a trajectory."""
+        with torch.enable_grad():
+            h_req = h.detach().requires_grad_(True)
+            g = self.G(h_req)
+            (grad,) = torch.autograd.grad(g.sum(), h_req)
+        return g.detach(), grad
+
     def gate(self, G: torch.Tensor) -> torch.Tensor:  # noqa: N803
         """``χ(G)``: 1 where ``G ≥ 0`` else 0 (the convention χ(0) = 1)."""
         return (G >= 0).to(G.dtype)
@@ -296,6 +305,18 @@ class RecLag(GatedLagrangian):
         """
         if not self.has_jump or h.requires_grad:
             return super().activation(h)
+        p, G = self._softmax_G(h)
+        gate = self.gate(G)
+        # all gates open (the common case in a run): p is the activation as it is
+        return p if bool(gate.all()) else p.mul_(gate[..., None])
+
+    def G_grad(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: N802
+        """``(G(h), ∂G/∂h = β·softmax(βh))`` (the gradient of eq 13), from one softmax."""
+        p, G = self._softmax_G(h.detach())
+        return G, p.mul_(self.beta)
+
+    def _softmax_G(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``softmax(βh)`` and ``G(h)`` read off it (see :meth:`activation`), without autograd."""
         p, z_max = _softmax_max(h, self.beta)
         if z_max is None:
             z_max = self.beta * h.amax(-1)
@@ -305,9 +326,7 @@ class RecLag(GatedLagrangian):
         near = G.abs() <= 64 * torch.finfo(h.dtype).eps * (1 + z_max.abs() + abs(self.log_gamma))
         if bool(near.any()):
             G[near] = self.G(h[near])
-        gate = self.gate(G)
-        # all gates open (the common case in a run): p is the activation as it is
-        return p if bool(gate.all()) else p.mul_(gate[..., None])
+        return p, G
 
     def smooth(self, kappa: float) -> "SmoothRecLag":
         """The smoothed RecLag with gate ``sigmoid(κ·G)``; tends to this one as κ → ∞."""

@@ -120,20 +120,23 @@ def _dask(client, cell: Cell, todo: Sequence[tuple[dict, int]], retries: int) ->
             live.pop(fut.key, None)
             if fut.status == "finished":
                 try:
-                    res = fut.result()
+                    res, lost = fut.result(), False
                 except Exception as exc:  # noqa: BLE001 - the result was lost with its worker
                     # (dask reschedules such a key, but a future whose state was reset can no longer
-                    # be waited on from here): the same cell, submitted anew
-                    fut.release()
-                    if n <= RESUBMITS:
-                        pending.add(submit(params, seed, i, n + 1))
-                        continue
-                    res = exc
-            else:  # "error", or "cancelled" when the scheduler lost it
+                    # be waited on from here)
+                    res, lost = exc, True
+            elif fut.status == "error":  # the cell raised, after Dask's retries
                 try:
-                    res = fut.exception() or RuntimeError(f"cell {fut.status}")
-                except Exception as exc:  # noqa: BLE001 - a cancelled future raises on exception()
-                    res = exc
+                    res, lost = fut.exception(), False
+                except Exception as exc:  # noqa: BLE001 - the error was lost with the scheduler's state
+                    res, lost = exc, True
+            else:  # "cancelled": the scheduler lost the key (e.g. with a killed worker)
+                res, lost = RuntimeError(f"cell {fut.status}"), True
+            if lost and n <= RESUBMITS:
+                # the same cell, submitted anew
+                fut.release()
+                pending.add(submit(params, seed, i, n + 1))
+                continue
             fut.release()
             yield params, seed, res
     finally:  # Ctrl-C or a lost client: what has not run is not left running

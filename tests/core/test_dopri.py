@@ -141,3 +141,36 @@ def test_event_location_steps_per_sample_too():
         k = int(tr.n_switches[i])
         assert int(alone.n_switches[0]) == k
         torch.testing.assert_close(alone.switch_times[0, :k], tr.switch_times[i, :k], rtol=0, atol=1e-12)
+
+
+
+def test_per_row_times_match_separate_solves_and_the_derivative_is_the_field():
+    xi, v0 = _planar(5, seed=6)
+    field = hd.core.ode._System(hd.MHN(xi, memory=hd.LogSumExp(BETA))).field
+    # each row its own start; the grid points before it are padded with the start time
+    starts = torch.tensor([0.0, 0.7, 1.3, 2.0, 0.2], dtype=torch.float64)
+    grid = torch.linspace(0.0, 4.0, 9, dtype=torch.float64)
+    times = torch.maximum(grid[:, None], starts[None])  # (T, B): column b is row b's times
+    path, slope = dopri5(lambda y, _r: field(y), v0, times, 1e-9, 1e-11, return_derivative=True)
+    for i in range(5):
+        later = times[:, i] > starts[i]
+        assert torch.equal(path[~later, i], v0[i].expand(int((~later).sum()), -1))
+        own = torch.cat([starts[i:i + 1], times[later, i]])
+        alone = dopri5(lambda y, _r: field(y), v0[i:i + 1], own, 1e-9, 1e-11)
+        torch.testing.assert_close(path[later, i], alone[1:, 0], rtol=0, atol=1e-12)
+    # dy/dt read off the dense output is the field there, to the solver's accuracy
+    exact = field(path.reshape(-1, 2)).view_as(path)
+    torch.testing.assert_close(slope, exact, rtol=0, atol=1e-6)
+    assert (slope - exact).abs().max() > 0  # not evaluated: the interpolant's own derivative
+
+
+def test_rows_that_start_at_their_end_are_left_as_they_are():
+    v0 = torch.tensor([[1.0], [2.0], [3.0]], dtype=torch.float64)
+    times = torch.tensor([[0.0, 1.0, 2.0], [1.0, 1.0, 2.0], [2.0, 2.0, 2.0]], dtype=torch.float64)
+    path = dopri5(lambda y, _r: -y, v0, times, 1e-10, 1e-12)
+    # row 0 from 0 to 1 to 2; row 1 from 1 to 2; row 2 starts and ends at 2
+    torch.testing.assert_close(path[:, 0, 0], torch.tensor([1.0, np.exp(-1.0), np.exp(-2.0)], dtype=torch.float64),
+                               rtol=1e-8, atol=0)
+    torch.testing.assert_close(path[:, 1, 0], torch.tensor([2.0, 2.0, 2.0 * np.exp(-1.0)], dtype=torch.float64),
+                               rtol=1e-8, atol=0)
+    assert torch.equal(path[:, 2, 0], torch.full((3,), 3.0, dtype=torch.float64))

@@ -166,3 +166,20 @@ def test_activation_gate_is_the_gate_of_G_everywhere():
     open_ = lag.activation(h).sum(-1) > 0
     assert bool((open_ == (lag.G(h) >= 0)).all())
     assert 0 < int(open_.sum()) < h.shape[0]  # both sides were exercised
+
+
+@pytest.mark.parametrize("beta", [0.3, 5.0, 300.0])
+def test_G_grad_closed_form_matches_autograd_and_the_sign_of_G(beta):
+    # RecLag's (G, ∂G/∂h = β softmax(βh)) from one softmax, against the base class (autograd of G)
+    lag = hd.RecLag(beta, 40.0)
+    g = torch.Generator().manual_seed(4)
+    h = torch.randn(5_000, 12, dtype=torch.float64, generator=g)
+    # half the rows on G = 0 to within a few ulps: the sign must be G's own there
+    on = (torch.logsumexp(beta * h[::2], -1) - math.log(40.0)) / beta
+    h[::2] = (h[::2] - on[:, None]) * (1 + 1e-15 * torch.randn(2_500, 1, dtype=torch.float64, generator=g))
+    G, grad = lag.G_grad(h)
+    G_ref, grad_ref = hd.GatedLagrangian.G_grad(lag, h)
+    torch.testing.assert_close(G, G_ref, rtol=0, atol=1e-12 * max(beta, 1.0))
+    torch.testing.assert_close(grad, grad_ref, rtol=1e-12, atol=1e-12 * beta)
+    assert bool(((G >= 0) == (lag.G(h) >= 0)).all())
+    assert torch.isfinite(grad).all()
