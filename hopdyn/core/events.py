@@ -80,8 +80,12 @@ def _advance(system, y, times, mode, solve, pieces):
     in the index, so that a rescaled time ``u ∈ [0, 1]`` serves all samples at once), and
     ``dy/dt`` is None (the caller evaluates the field)."""
     if solve.get("per_sample") and not torch.is_grad_enabled():
-        def field(x, rows):
-            return system.field(x, mode if rows is None else mode[rows])
+        if bool(mode.all()):  # every gate open (most runs, most of the time): no per-row mask
+            def field(x, _rows):
+                return system.field(x, 1.0)
+        else:
+            def field(x, rows):
+                return system.field(x, mode if rows is None else mode[rows])
 
         return dopri5(field, y, times, solve["rtol"], solve["atol"], return_derivative=True)
     options = {k: v for k, v in solve.items() if k != "per_sample"}

@@ -45,20 +45,24 @@ def softmax(z: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     the crossover is near 12 memories). The result is then a transposed view, which matmuls
     take as it is.
     """
-    return _softmax_max(z, scale)[0]
+    return _softmax_max(z, scale, with_max=False)[0]
 
 
-def _softmax_max(z: torch.Tensor, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """:func:`softmax` and ``max(scale·z)`` over the last dimension (``None`` where not computed:
-    other dtypes, or the short transposed path)."""
+def _softmax_max(
+    z: torch.Tensor, scale: float = 1.0, with_max: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """:func:`softmax`, ``max(scale·z)`` and the softmax at that max over the last dimension
+    (``None`` where not computed: other dtypes, under autograd, or ``with_max=False``).
+    ``lse(scale·z)`` is then ``max − log p_max``, with no pass over ``p`` (the entry at the max
+    is ``exp(0)/Σ``)."""
     cut = _CUTOFF.get(z.dtype)
     n = z.shape[-1]
     short = z.device.type == "cpu" and n <= _SHORT_SOFTMAX and z.dim() >= 2 and z.numel() >= 4096
     if cut is None:
         w = z if scale == 1.0 else scale * z
         if not short:
-            return torch.softmax(w, dim=-1), None
-        return torch.softmax(w.reshape(-1, n).T.contiguous(), dim=0).T.reshape(z.shape), None
+            return torch.softmax(w, dim=-1), None, None
+        return torch.softmax(w.reshape(-1, n).T.contiguous(), dim=0).T.reshape(z.shape), None, None
     grad = z.requires_grad and torch.is_grad_enabled()
     if short:
         # rows along dim 1 of the transposed copy; the max over memories is then elementwise
@@ -66,17 +70,26 @@ def _softmax_max(z: torch.Tensor, scale: float = 1.0) -> tuple[torch.Tensor, tor
         if grad:
             w = w * scale if scale != 1.0 else w
             w = torch.nn.functional.threshold(w - w.detach().amax(0, keepdim=True), cut, -math.inf)
-        else:
-            torch.add(w.amax(0, keepdim=True).mul_(-scale), w, alpha=scale, out=w)
-            torch.nn.functional.threshold_(w, cut, -math.inf)
-        return torch.softmax(w, dim=0).T.reshape(z.shape), None
+            return torch.softmax(w, dim=0).T.reshape(z.shape), None, None
+        w_max, arg = w.max(0, keepdim=True) if with_max else (w.amax(0, keepdim=True), None)
+        torch.add(w_max * -scale, w, alpha=scale, out=w)
+        torch.nn.functional.threshold_(w, cut, -math.inf)
+        p = torch.softmax(w, dim=0)
+        if not with_max:
+            return p.T.reshape(z.shape), None, None
+        batch = z.shape[:-1]
+        return p.T.reshape(z.shape), (w_max[0] * scale).reshape(batch), p.gather(0, arg)[0].reshape(batch)
     # one pass for scale·(z − max z); the max is not differentiated (softmax does not depend on it)
-    z_max = z.detach().amax(-1, keepdim=True)
+    z_max, arg = z.detach().max(-1, keepdim=True) if with_max else (z.detach().amax(-1, keepdim=True), None)
     if scale != 1.0:
         z_max = z_max * scale
     w = torch.add(-z_max, z, alpha=scale)
-    w = torch.nn.functional.threshold(w, cut, -math.inf) if grad else torch.nn.functional.threshold_(w, cut, -math.inf)
-    return torch.softmax(w, dim=-1), z_max[..., 0]
+    if grad:
+        return torch.softmax(torch.nn.functional.threshold(w, cut, -math.inf), dim=-1), None, None
+    p = torch.softmax(torch.nn.functional.threshold_(w, cut, -math.inf), dim=-1)
+    if not with_max:
+        return p, None, None
+    return p, z_max[..., 0], p.gather(-1, arg)[..., 0]
 
 
 class Lagrangian:
@@ -317,12 +330,12 @@ class RecLag(GatedLagrangian):
 
     def _softmax_G(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``softmax(βh)`` and ``G(h)`` read off it (see :meth:`activation`), without autograd."""
-        p, z_max = _softmax_max(h, self.beta)
+        p, z_max, p_max = _softmax_max(h, self.beta)
         if z_max is None:
-            z_max = self.beta * h.amax(-1)
+            z_max, p_max = self.beta * h.amax(-1), p.amax(-1)
         # the max entry of p is the plain softmax's to rounding: the thresholding of
         # :func:`softmax` drops only a mass below rounding, and never that entry
-        G = z_max - torch.log(p.amax(-1)) - self.log_gamma
+        G = z_max - torch.log(p_max) - self.log_gamma
         near = G.abs() <= 64 * torch.finfo(h.dtype).eps * (1 + z_max.abs() + abs(self.log_gamma))
         if bool(near.any()):
             G[near] = self.G(h[near])

@@ -66,14 +66,18 @@ class _System:
             return y, self.net._hidden(y)
         return y[..., : self.n_v], y[..., self.n_v:]
 
-    def activation(self, h: torch.Tensor, mode: torch.Tensor | None) -> torch.Tensor:
-        """``f(h)``; with ``mode`` (0/1 per sample) the gate is frozen at that value."""
+    def activation(self, h: torch.Tensor, mode: torch.Tensor | float | None) -> torch.Tensor:
+        """``f(h)``; with ``mode`` (0/1 per sample) the gate is frozen at that value; ``mode=1.0``:
+        open for every sample."""
         if mode is None:
             return self.net.memory.activation(h)
+        if isinstance(mode, float):
+            return self.net.memory.open_activation(h)
         return self.net.memory.open_activation(h) * mode[..., None]
 
-    def field(self, y: torch.Tensor, mode: torch.Tensor | None = None) -> torch.Tensor:
-        """The vector field at states ``y`` of shape ``(B, D)`` (``mode``: ``(B,)`` or None)."""
+    def field(self, y: torch.Tensor, mode: torch.Tensor | float | None = None) -> torch.Tensor:
+        """The vector field at states ``y`` of shape ``(B, D)`` (``mode``: ``(B,)``, 1.0 or None,
+        see :meth:`activation`)."""
         net = self.net
         if net.adiabatic:
             f = self.activation(net._hidden(y), mode)
