@@ -27,10 +27,17 @@ def torch_threads(n: int | None = 1) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def few_threads(work: int, threshold: int = 1 << 26):
+#: Multiply-adds per operation below which :func:`few_threads` takes one thread. Measured by
+#: ``hopdyn bench --only threads_crossover`` (network steps, N_V = 512, N_H = 250, 2 cores): on a
+#: quiet machine two threads were 1.0–1.2× faster up to 8M, 1.3–1.4× at 33M and 1.7–2× at 131M;
+#: with one core busy elsewhere two threads were 1.3–5.8× slower up to 8M, 1.3–1.4× slower at
+#: 33M and even or 1.3× slower at 131M. One thread is the robust choice up to about 33M.
+THREADS_THRESHOLD = 1 << 25
+
+
+def few_threads(work: int, threshold: int = THREADS_THRESHOLD):
     """:func:`torch_threads` sized by the work per operation: one thread below ``threshold``
-    multiply-adds per op (default ~64M), where waking the OpenMP pool costs more than it saves and,
-    on a loaded machine, two threads measured 20–25× slower (300 SFNN steps on digits: 0.8 s
-    against 20 s; one epoch on 50 000 × 512 features with N_H = 250: 11 s against 240 s); the
-    user's setting above it."""
+    multiply-adds per op (see :data:`THREADS_THRESHOLD`), where a second thread gains little
+    on a quiet machine and loses up to several-fold on a loaded one (300 SFNN steps on digits:
+    0.8 s against 20 s), the user's setting above it."""
     return torch_threads(1 if work < threshold else None)

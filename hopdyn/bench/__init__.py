@@ -15,7 +15,7 @@ from collections.abc import Callable
 BENCHMARKS: dict[str, Callable[[bool], dict]] = {}
 
 #: Modules of hopdyn.bench that register benchmarks.
-MODULES = ("core", "analysis", "ood", "mha", "adaptive", "sweep", "explore")
+MODULES = ("core", "analysis", "ood", "mha", "adaptive", "sweep", "explore", "threads")
 
 
 def benchmark(name: str):
