@@ -94,8 +94,6 @@ def dopri5(
     rtol: float,
     atol: float,
     max_steps: int = 100_000,
-    first_step: torch.Tensor | None = None,
-    return_step: bool = False,
     return_derivative: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """Solve ``dy/dt = field(y, rows)`` for every row of ``y0`` (``(B, D)``) and return the states at
@@ -111,12 +109,9 @@ def dopri5(
     bounds the attempted steps of any row; exceeding it, or a step size shrinking below the
     spacing of floats at ``t``, raises a ``RuntimeError``.
 
-    ``first_step`` (``(B,)``) replaces the initial step selection where it is positive and
-    finite. The result is ``states``, followed by ``step`` (``(B,)``) with ``return_step``: the
-    step each row would take next (not shortened by the end of its interval), for a solve that
-    goes on from its last time, e.g. after an event; and by ``dy/dt`` at the output times
-    (``(T, B, D)``, the derivative of the dense output: the field to the solver's accuracy
-    without evaluating it) with ``return_derivative``.
+    With ``return_derivative`` the result is ``(states, dy/dt)``: ``dy/dt`` at the output times
+    (``(T, B, D)``), the derivative of the dense output (the field to the solver's accuracy,
+    without evaluating it).
     """
     n, d = y0.shape
     dtype, device = y0.dtype, y0.device
@@ -126,11 +121,9 @@ def dopri5(
     mean = torch.full((d,), 1.0 / d, dtype=dtype, device=device)
     out = torch.empty((n_t, n, d), dtype=dtype, device=device)
     deriv = torch.empty_like(out) if return_derivative else None
-    step_out = torch.zeros(n, dtype=dtype, device=device) if return_step else None
-    extra = (step_out,) * return_step + (deriv,) * return_derivative
 
     def result():
-        return (out, *extra) if extra else out
+        return (out, deriv) if return_derivative else out
 
     if n == 0:
         return result()
@@ -156,21 +149,13 @@ def dopri5(
             return result()
         idx = rows = keep
         y, tt, nxt, k, t_row = y[keep], tt[keep], nxt[keep], k[:, keep].contiguous(), t_row[keep]
-        first_step = None if first_step is None else first_step[keep]
     t_end = t_row[:, n_t - 1].clone()
-    valid = None if first_step is None else (first_step > 0) & torch.isfinite(first_step)
-    if valid is not None and bool(valid.all()):
-        h = torch.minimum(first_step.to(dtype), t_end - tt)
-    else:
-        h = _initial_step(lambda x, _r: field(x, rows), y, k[0], t_end - tt, rtol, atol, mean)
-        if valid is not None:
-            h = torch.where(valid, torch.minimum(first_step.to(dtype), t_end - tt), h)
+    h = _initial_step(lambda x, _r: field(x, rows), y, k[0], t_end - tt, rtol, atol, mean)
     capped = torch.zeros(y.shape[0], dtype=torch.bool, device=device)  # rejected since the last accept
     n_done = 0
     for _ in range(max_steps):
         a = k.shape[1]
         # clip the step to the end (scipy's rule: h = min(t + h, t_end) − t)
-        h_want = h
         t_new = torch.minimum(tt + h, t_end)
         h = t_new - tt
         hc = h[:, None]
@@ -199,7 +184,6 @@ def dopri5(
         # dense output at every output time passed by an accepted step, all in one pass
         passed = torch.searchsorted(t_row, t_next[:, None], right=True).squeeze(1)
         count = passed - nxt
-        finished = None
         if bool((count > 0).any()):
             # index_select / index_copy_ on flat views: several times faster than advanced indexing
             at = torch.repeat_interleave(torch.arange(a, device=device), count)
@@ -219,14 +203,9 @@ def dopri5(
                 for i in (2, 1, 0):
                     slope = torch.addcmul((i + 1) * q[i], theta, slope)
                 deriv.view(-1, d).index_copy_(0, where, slope)
-            done_now = (count > 0) & (passed == n_t)
-            n_done += int(done_now.sum())
-            if return_step:
-                finished = done_now.nonzero().squeeze(1)
+            n_done += int(((count > 0) & (passed == n_t)).sum())
         nxt = passed
         h = h * factor
-        if finished is not None:
-            step_out[idx[finished]] = torch.maximum(h[finished], h_want[finished])
         if n_done == a:
             return result()
         acc = accept[:, None]

@@ -5,8 +5,8 @@ A :class:`~hopdyn.GatedLagrangian` with ``has_jump = True`` has the activation
 integrates such a network with the gate frozen per sample (0 or 1), so that the solver sees a
 smooth field, finds where ``G`` crosses 0 (including short excursions between sub-grid points),
 and switches the gate there. Everything here asks the Lagrangian only: ``G``, ``gate``
-(the hard gate χ, values 0 and 1), ``open_activation`` (through the field) and autograd of ``G``
-for ``dG/dt``. No formula of a particular Lagrangian (RecLag's β or softmax) appears, so a
+(the hard gate χ, values 0 and 1), ``open_activation`` (through the field) and ``G_grad``
+(a closed form, or autograd of ``G``) for ``dG/dt``. No formula of a particular Lagrangian (RecLag's β or softmax) appears, so a
 user-defined hard-gated Lagrangian is integrated with its own equations.
 
 ``system`` is the ODE's state description (:class:`hopdyn.core.ode._System`): ``field(y, mode)``
@@ -42,19 +42,19 @@ def _rowdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b) @ torch.ones(a.shape[-1], dtype=a.dtype, device=a.device)
 
 
-def gate_grad(system, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``G(y)`` and its gradient ``∇_y G`` (the Lagrangian's ``G_grad``), both detached."""
-    return system.G_grad(y)
-
-
-def gate_rates(system, y: torch.Tensor, *modes: torch.Tensor) -> tuple[torch.Tensor, ...]:
+def gate_rates(
+    system, y: torch.Tensor, *modes: torch.Tensor, slope: torch.Tensor | None = None
+) -> tuple[torch.Tensor, ...]:
     """``(G(y), dG/dt under modes[0], dG/dt under modes[1], …)`` with ``dG/dt = ∇G·field(y, mode)``.
 
     ``y`` has shape ``(..., D)``; each mode broadcasts to its batch shape ``(...)``. Detached.
+    With ``slope`` (``dy/dt``, the shape of ``y``) instead of modes: ``(G(y), ∇G·slope)``.
     """
     flat = y.detach().reshape(-1, y.shape[-1])
-    g, grad = gate_grad(system, flat)
+    g, grad = system.G_grad(flat)
     out = [g.reshape(y.shape[:-1])]
+    if slope is not None:
+        return out[0], _rowdot(grad, slope.reshape(flat.shape)).reshape(y.shape[:-1])
     with torch.no_grad():
         for mode in modes:
             m = mode.expand(y.shape[:-1]).reshape(-1)
@@ -69,7 +69,7 @@ def _rescaled(system, duration: torch.Tensor, mode: torch.Tensor):
     return lambda _u, y: scale * system.field(y, mode)
 
 
-def _advance(system, y, times, mode, solve, pieces):
+def _advance(system, y, times, mode, solve, pieces, slopes: bool = True):
     """States of each sample at its own times ``times`` (``(M+1, P)``, non-decreasing per
     column, ``times[0]`` the start) under the frozen gate ``mode``, and ``dy/dt`` there.
 
@@ -78,7 +78,7 @@ def _advance(system, y, times, mode, solve, pieces):
     its dense output. Otherwise torchdiffeq steps the batch with one step size, one solve per
     piece ``(j0, j1)`` of ``pieces`` (index ranges on which every column of ``times`` is affine
     in the index, so that a rescaled time ``u ∈ [0, 1]`` serves all samples at once), and
-    ``dy/dt`` is None (the caller evaluates the field)."""
+    ``dy/dt`` is None (the caller evaluates the field); None as well without ``slopes``."""
     if solve.get("per_sample") and not torch.is_grad_enabled():
         if bool(mode.all()):  # every gate open (most runs, most of the time): no per-row mask
             def field(x, _rows):
@@ -87,6 +87,8 @@ def _advance(system, y, times, mode, solve, pieces):
             def field(x, rows):
                 return system.field(x, mode if rows is None else mode[rows])
 
+        if not slopes:
+            return dopri5(field, y, times, solve["rtol"], solve["atol"]), None
         return dopri5(field, y, times, solve["rtol"], solve["atol"], return_derivative=True)
     options = {k: v for k, v in solve.items() if k != "per_sample"}
     states = [y[None]]
@@ -105,7 +107,7 @@ def _advance(system, y, times, mode, solve, pieces):
 def _advance_by(system, y, duration, mode, solve):
     """States after ``duration`` (per sample) under the frozen gate ``mode``."""
     times = torch.stack([torch.zeros_like(duration), duration])
-    return _advance(system, y, times, mode, solve, [(0, 1)])[0][-1]
+    return _advance(system, y, times, mode, solve, [(0, 1)], slopes=False)[0][-1]
 
 
 def _wrong_side(system, G: torch.Tensor, mode: torch.Tensor) -> torch.Tensor:  # noqa: N803
@@ -155,7 +157,7 @@ def _locate(system, y_lo, y_hi, t_lo, t_hi, mode, solve, newton_steps: int = 3):
     # of an output interval and that stretch has zero length)
     eps = torch.finfo(y_lo.dtype).eps
     for _ in range(4):
-        g, grad = gate_grad(system, y_star)
+        g, grad = system.G_grad(y_star)
         back = ~_wrong_side(system, g, mode)
         if not bool(back.any()):
             return t_star, y_star
@@ -201,7 +203,7 @@ def _surface_mode(system, y: torch.Tensor, grad: torch.Tensor) -> tuple[torch.Te
 def _initial_mode(system, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """χ(G(y)) per sample, with samples within rounding of ``G = 0`` given :func:`_surface_mode`.
     Returns ``(mode, G, dG/dt under mode)``."""
-    g, grad = gate_grad(system, y)
+    g, grad = system.G_grad(y)
     mode = system.net.memory.gate(g).to(y.dtype)
     on = g.abs() <= _g_tolerance(y, g, grad)
     if bool(on.any()):
@@ -271,7 +273,7 @@ def _find_dips(system, y_lo, y_hi, g_lo, g_hi, r_lo, r_hi, width, mode, solve, i
         u = torch.nan_to_num(u, nan=0.5).clamp(0.05, 0.95)  # keep shrinking the bracket
         s = a_i + u * span
         ys = _advance_by(system, ya[idx], (s - a_i) * width[idx], mode[idx], solve)
-        g, grad = gate_grad(system, ys)
+        g, grad = system.G_grad(ys)
         m = mode[idx]
         rs = sigma[idx] * _rowdot(grad, system.field(ys, m)) * width[idx]
         gs = sigma[idx] * g
@@ -380,7 +382,7 @@ def integrate_events(system, y0, t, solve, event_dt, max_switches):
             t_hi = t_lo.detach() + frac_hi[cols] * width[j, cols]
             t_star, y_star = _locate(system, path[j, cols].detach(), y_end, t_lo.detach(), t_hi, m[cols], solve)
             # on the surface: the side is chosen from the sample's own one-sided rates
-            g_star, grad = gate_grad(system, y_star)
+            g_star, grad = system.G_grad(y_star)
             new_mode, r_star = _surface_mode(system, y_star, grad)
             changed = new_mode != m[cols]
         if track:
@@ -431,9 +433,7 @@ def _search(system, path, slope, g_first, r_first, when, m, steps, solve):
     if slope is None:
         G, rate = gate_rates(system, path[1:], m)  # (M, P) each
     else:
-        flat = path[1:].reshape(-1, path.shape[-1])
-        g, grad = gate_grad(system, flat)
-        G, rate = g.view(n_grid, -1), _rowdot(grad, slope[1:].reshape(flat.shape)).view(n_grid, -1)
+        G, rate = gate_rates(system, path[1:], slope=slope[1:])
     G = torch.cat([g_first[None], G])  # (M+1, P)
     rate = torch.cat([r_first[None], rate])
     width = when[1:] - when[:-1]  # (M, P)
