@@ -183,3 +183,38 @@ def test_G_grad_closed_form_matches_autograd_and_the_sign_of_G(beta):
     torch.testing.assert_close(grad, grad_ref, rtol=1e-12, atol=1e-12 * beta)
     assert bool(((G >= 0) == (lag.G(h) >= 0)).all())
     assert torch.isfinite(grad).all()
+
+
+@pytest.mark.parametrize("n", [4, 11, 250, 3000])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_softmax_without_autograd_equals_torch_softmax(n, dtype):
+    # the no-grad path shifts, thresholds and overwrites its own buffer in place
+    from hopdyn.core.lagrangians import softmax
+
+    z = 30 * torch.randn(2000, n, dtype=dtype, generator=torch.Generator().manual_seed(n))
+    before = z.clone()
+    eps = torch.finfo(dtype).eps
+    torch.testing.assert_close(softmax(z), torch.softmax(z, -1), rtol=0, atol=4 * eps)
+    # with a scale, exp amplifies the rounding of scale·z by |scale·z − max| (up to ~600 here)
+    exact = torch.softmax(5.0 * z.double(), -1)
+    torch.testing.assert_close(softmax(z, 5.0).double(), exact, rtol=1000 * eps, atol=4 * eps)
+    assert torch.equal(z, before)  # the input is not touched
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_open_rows_shortcut_keeps_the_gate_of_G(dtype):
+    # rows whose max(βh) is just above log γ (the gate surely open, no pass over p) and rows
+    # just below it (open or shut by lse): the activation is χ(G)·softmax either way
+    beta, gamma = 4.0, 30.0
+    lag = hd.RecLag(beta, gamma)
+    g = torch.Generator().manual_seed(5)
+    h = torch.randn(4000, 40, dtype=dtype, generator=g)
+    shift = math.log(gamma) / beta - h.amax(-1)  # max(βh) = log γ
+    delta = torch.linspace(-2, 2, h.shape[0], dtype=dtype)
+    h = h + (shift + delta)[:, None]
+    act = lag.activation(h)
+    gate = (lag.G(h) >= 0).to(dtype)
+    torch.testing.assert_close(act, gate[:, None] * torch.softmax(beta * h, -1), rtol=0, atol=4 * torch.finfo(dtype).eps)
+    assert 0 < int(gate.sum()) < h.shape[0]
+    above = h[delta > 0.01]  # every row surely open: the shortcut returns the softmax as it is
+    torch.testing.assert_close(lag.activation(above), torch.softmax(beta * above, -1), rtol=0, atol=4 * torch.finfo(dtype).eps)
