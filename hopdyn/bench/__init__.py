@@ -56,3 +56,18 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int = 7) -> dict[
             fn()
             times[k].append(time.perf_counter() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
+
+
+def paired_ratio(base: Callable[[], object], other: Callable[[], object], repeats: int = 15) -> float:
+    """Median over alternating pairs of ``time(other) / time(base)``: each ratio is taken within
+    one pair, so a slow phase of the machine cancels out of it (medians of separate runs
+    swung ±0.2 on a 2-core VM where this swings ±0.03)."""
+    base(), other()
+    ratios = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        base()
+        t1 = time.perf_counter()
+        other()
+        ratios.append((time.perf_counter() - t1) / (t1 - t0))
+    return statistics.median(ratios)

@@ -21,6 +21,7 @@ autograd must record the solve).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import torch
 
@@ -87,6 +88,25 @@ def _initial_step(field, y0, f0, span, rtol, atol, mean) -> torch.Tensor:
     return torch.minimum(torch.minimum(100 * h0, h1), span)
 
 
+class Watch(Protocol):
+    """Checks every accepted step of :func:`dopri5` and may stop a row inside it (event location).
+
+    ``field(y, rows)`` replaces the field at a row's start and at the last stage of every step
+    (the state after the step, FSAL), returning ``(field, state (a, m))``: a per-row state
+    computed alongside, at no extra evaluation. ``step(y, y_new, h, state, state_new, moved,
+    rows)`` is then called with the rows' old and new states, the step sizes, the watch's states
+    at both ends and the rows that moved (accepted, ``h > 0``). It returns ``(stop (a,), frac
+    (a,), y_stop (a, D))``: rows to stop at ``t + frac·h`` with state ``y_stop`` (only ``moved``
+    rows may stop), or None when no row stops."""
+
+    def field(self, y: torch.Tensor, rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def step(
+        self, y: torch.Tensor, y_new: torch.Tensor, h: torch.Tensor, state: torch.Tensor,
+        state_new: torch.Tensor, moved: torch.Tensor, rows: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None: ...
+
+
 def dopri5(
     field: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
     y0: torch.Tensor,
@@ -94,7 +114,7 @@ def dopri5(
     rtol: float,
     atol: float,
     max_steps: int = 100_000,
-    return_derivative: bool = False,
+    watch: Watch | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """Solve ``dy/dt = field(y, rows)`` for every row of ``y0`` (``(B, D)``) and return the states at
     the times ``t`` as a ``(T, B, D)`` tensor.
@@ -109,9 +129,10 @@ def dopri5(
     bounds the attempted steps of any row; exceeding it, or a step size shrinking below the
     spacing of floats at ``t``, raises a ``RuntimeError``.
 
-    With ``return_derivative`` the result is ``(states, dy/dt)``: ``dy/dt`` at the output times
-    (``(T, B, D)``), the derivative of the dense output (the field to the solver's accuracy,
-    without evaluating it).
+    With a ``watch`` (:class:`Watch`) the result is ``(states, stopped, t_lo, t_hi, y_lo,
+    y_hi)``: rows the watch stopped (``(B,)``) end there, with their stopping step's start
+    ``t_lo``, ``y_lo`` and stop ``t_hi``, ``y_hi``. Their outputs are written up to the end of
+    that step (later ones are left unset); those after ``t_hi`` are not on the path.
     """
     n, d = y0.shape
     dtype, device = y0.dtype, y0.device
@@ -120,10 +141,13 @@ def dopri5(
     tab = _Tableau(y0)
     mean = torch.full((d,), 1.0 / d, dtype=dtype, device=device)
     out = torch.empty((n_t, n, d), dtype=dtype, device=device)
-    deriv = torch.empty_like(out) if return_derivative else None
+    if watch is not None:
+        stopped = torch.zeros(n, dtype=torch.bool, device=device)
+        t_lo, t_hi = torch.full((n,), torch.nan, dtype=dtype, device=device), torch.full((n,), torch.nan, dtype=dtype, device=device)
+        y_lo, y_hi = torch.zeros_like(y0), torch.zeros_like(y0)
 
     def result():
-        return (out, deriv) if return_derivative else out
+        return out if watch is None else (out, stopped, t_lo, t_hi, y_lo, y_hi)
 
     if n == 0:
         return result()
@@ -133,13 +157,14 @@ def dopri5(
 
     y = y0.clone()
     k = torch.empty((7, n, d), dtype=dtype, device=device)
-    k[0] = field(y, None)
+    if watch is None:
+        k[0] = field(y, None)
+    else:
+        k[0], state = watch.field(y, None)
     tt = times[0].clone()
     # outputs at a row's start time are its initial state
     at_start = times <= tt
     out[at_start] = y0.expand(n_t, -1, -1)[at_start]
-    if return_derivative:
-        deriv[at_start] = k[0].expand(n_t, -1, -1)[at_start]
     nxt = at_start.sum(0)  # index of each row's next output time
     idx = torch.arange(n, device=device)  # the output row of each stepped row
     rows = None  # original index of each stepped row, once the batch has been compacted
@@ -149,6 +174,7 @@ def dopri5(
             return result()
         idx = rows = keep
         y, tt, nxt, k, t_row = y[keep], tt[keep], nxt[keep], k[:, keep].contiguous(), t_row[keep]
+        state = state[keep] if watch is not None else None
     t_end = t_row[:, n_t - 1].clone()
     h = _initial_step(lambda x, _r: field(x, rows), y, k[0], t_end - tt, rtol, atol, mean)
     capped = torch.zeros(y.shape[0], dtype=torch.bool, device=device)  # rejected since the last accept
@@ -164,7 +190,10 @@ def dopri5(
             ys = torch.addcmul(y, hc, (tab.a[s] @ flat[:s]).view(a, d))
             k[s] = field(ys, rows)
         y_new = torch.addcmul(y, hc, (tab.b @ flat[:6]).view(a, d))
-        k[6] = field(y_new, rows)
+        if watch is None:
+            k[6] = field(y_new, rows)
+        else:
+            k[6], state_new = watch.field(y_new, rows)
         err = hc * (tab.e @ flat).view(a, d)
         scale = torch.maximum(y.abs(), y_new.abs()).mul_(rtol).add_(atol)
         err_norm = _rms(err.div_(scale), mean)
@@ -181,8 +210,23 @@ def dopri5(
                 )
         capped = ~accept
         t_next = torch.where(accept, t_new, tt)
+        if watch is not None:
+            stopping = watch.step(y, y_new, h, state, state_new, accept & (h > 0), rows)
+            state = torch.where(accept[:, None], state_new, state)
+            stop = None
+            if stopping is not None and bool(stopping[0].any()):
+                stop, frac, y_stop = stopping
+                at = stop.nonzero().squeeze(1)
+                who = idx.index_select(0, at)
+                stopped[who] = True
+                t_lo[who] = tt.index_select(0, at)
+                t_hi[who] = t_lo[who] + frac.index_select(0, at) * h.index_select(0, at)
+                y_lo[who] = y.index_select(0, at)
+                y_hi[who] = y_stop.index_select(0, at)
         # dense output at every output time passed by an accepted step, all in one pass
         passed = torch.searchsorted(t_row, t_next[:, None], right=True).squeeze(1)
+        if watch is not None:  # (rows a watch stopped stay finished)
+            passed = torch.maximum(passed, nxt)
         count = passed - nxt
         if bool((count > 0).any()):
             # index_select / index_copy_ on flat views: several times faster than advanced indexing
@@ -198,12 +242,12 @@ def dopri5(
             where = j * n + idx.index_select(0, at)
             out.view(-1, d).index_copy_(
                 0, where, torch.addcmul(y.index_select(0, at), h.index_select(0, at)[:, None] * theta, poly))
-            if return_derivative:
-                slope = 4 * q[3]
-                for i in (2, 1, 0):
-                    slope = torch.addcmul((i + 1) * q[i], theta, slope)
-                deriv.view(-1, d).index_copy_(0, where, slope)
             n_done += int(((count > 0) & (passed == n_t)).sum())
+        if watch is not None and stop is not None:
+            # a stopped row is finished: no output left, and steps of 0 from its stopping step on
+            n_done += int((stop & (passed < n_t)).sum())
+            passed = torch.where(stop, n_t, passed)
+            t_end = torch.where(stop, t_next, t_end)
         nxt = passed
         h = h * factor
         if n_done == a:
@@ -217,6 +261,7 @@ def dopri5(
             idx, y, tt, h, nxt, capped = idx[keep], y[keep], tt[keep], h[keep], nxt[keep], capped[keep]
             t_end, t_row = t_end[keep], t_row[keep]
             k = k[:, keep].contiguous()
+            state = state[keep] if watch is not None else None
             rows = idx
             n_done = 0
     raise RuntimeError(f"dopri5: more than max_steps={max_steps} steps on some trajectory")

@@ -42,19 +42,14 @@ def _rowdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b) @ torch.ones(a.shape[-1], dtype=a.dtype, device=a.device)
 
 
-def gate_rates(
-    system, y: torch.Tensor, *modes: torch.Tensor, slope: torch.Tensor | None = None
-) -> tuple[torch.Tensor, ...]:
+def gate_rates(system, y: torch.Tensor, *modes: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """``(G(y), dG/dt under modes[0], dG/dt under modes[1], …)`` with ``dG/dt = ∇G·field(y, mode)``.
 
     ``y`` has shape ``(..., D)``; each mode broadcasts to its batch shape ``(...)``. Detached.
-    With ``slope`` (``dy/dt``, the shape of ``y``) instead of modes: ``(G(y), ∇G·slope)``.
     """
     flat = y.detach().reshape(-1, y.shape[-1])
     g, grad = system.G_grad(flat)
     out = [g.reshape(y.shape[:-1])]
-    if slope is not None:
-        return out[0], _rowdot(grad, slope.reshape(flat.shape)).reshape(y.shape[:-1])
     with torch.no_grad():
         for mode in modes:
             m = mode.expand(y.shape[:-1]).reshape(-1)
@@ -69,27 +64,25 @@ def _rescaled(system, duration: torch.Tensor, mode: torch.Tensor):
     return lambda _u, y: scale * system.field(y, mode)
 
 
-def _advance(system, y, times, mode, solve, pieces, slopes: bool = True):
+def _frozen_field(system, mode: torch.Tensor):
+    """The field with the gates frozen at ``mode`` in :func:`~hopdyn.core.dopri.dopri5`'s form
+    ``field(y, rows)``."""
+    if bool(mode.all()):  # every gate open (most runs, most of the time): no per-row mask
+        return lambda x, _rows: system.field(x, 1.0)
+    return lambda x, rows: system.field(x, mode if rows is None else mode[rows])
+
+
+def _per_sample(solve) -> bool:
+    """Whether solves step each sample on its own (dopri5), which needs no graph to record."""
+    return bool(solve.get("per_sample")) and not torch.is_grad_enabled()
+
+
+def _advance_grid(system, y, times, mode, solve, pieces):
     """States of each sample at its own times ``times`` (``(M+1, P)``, non-decreasing per
-    column, ``times[0]`` the start) under the frozen gate ``mode``, and ``dy/dt`` there.
-
-    With ``solve["per_sample"]`` and no graph to record, each sample gets its own step sizes in
-    one solve over all its times (:func:`hopdyn.core.dopri.dopri5`) and ``dy/dt`` is read off
-    its dense output. Otherwise torchdiffeq steps the batch with one step size, one solve per
-    piece ``(j0, j1)`` of ``pieces`` (index ranges on which every column of ``times`` is affine
-    in the index, so that a rescaled time ``u ∈ [0, 1]`` serves all samples at once), and
-    ``dy/dt`` is None (the caller evaluates the field); None as well without ``slopes``."""
-    if solve.get("per_sample") and not torch.is_grad_enabled():
-        if bool(mode.all()):  # every gate open (most runs, most of the time): no per-row mask
-            def field(x, _rows):
-                return system.field(x, 1.0)
-        else:
-            def field(x, rows):
-                return system.field(x, mode if rows is None else mode[rows])
-
-        if not slopes:
-            return dopri5(field, y, times, solve["rtol"], solve["atol"]), None
-        return dopri5(field, y, times, solve["rtol"], solve["atol"], return_derivative=True)
+    column, ``times[0]`` the start) under the frozen gate ``mode``, by torchdiffeq: one step size
+    for the batch, one solve per piece ``(j0, j1)`` of ``pieces`` (index ranges on which every
+    column of ``times`` is affine in the index, so that a rescaled time ``u ∈ [0, 1]`` serves all
+    samples at once)."""
     options = {k: v for k, v in solve.items() if k != "per_sample"}
     states = [y[None]]
     for j0, j1 in pieces:
@@ -101,13 +94,15 @@ def _advance(system, y, times, mode, solve, pieces, slopes: bool = True):
         path = _odeint(_rescaled(system, duration, mode), y, grid, **options)
         states.append(path[1:])
         y = path[-1]
-    return torch.cat(states), None
+    return torch.cat(states)
 
 
 def _advance_by(system, y, duration, mode, solve):
     """States after ``duration`` (per sample) under the frozen gate ``mode``."""
     times = torch.stack([torch.zeros_like(duration), duration])
-    return _advance(system, y, times, mode, solve, [(0, 1)], slopes=False)[0][-1]
+    if _per_sample(solve):
+        return dopri5(_frozen_field(system, mode), y, times, solve["rtol"], solve["atol"])[-1]
+    return _advance_grid(system, y, times, mode, solve, [(0, 1)])[-1]
 
 
 def _wrong_side(system, G: torch.Tensor, mode: torch.Tensor) -> torch.Tensor:  # noqa: N803
@@ -225,15 +220,20 @@ def _cubic_min(g0, g1, d0, d1):
     return s, ((a3 * s + a2) * s + d0) * s + g0
 
 
+#: The cubic Hermite on [0, 1] is ≥ min(g0, g1) − (4/27)(|d0| + |d1|): twice that bound (with
+#: 1 % to spare) reaches below half the lower end only where this times (|d0| + |d1|) exceeds it.
+_REACH = 1.01 * 8 / 27
+
+
 def _dip_flags(g: torch.Tensor, d0: torch.Tensor, d1: torch.Tensor):
     """Sub-intervals whose Hermite estimate of the signed gate value ``g`` (``(k+1, P)``, > 0 on
     the frozen gate's side; slopes ``d0, d1`` per unit sub-interval) has an interior minimum
     near or beyond the wrong side: below half the lower end value. ``(k, P)`` booleans."""
     g0, g1 = g[:-1], g[1:]
     low = torch.minimum(g0, g1)
-    # the Hermite basis bounds the cubic below by low − (4/27)(|d0| + |d1|): only sub-intervals
-    # where that bound reaches below low/2 can be flagged (most of a run is far from G = 0)
-    reach = (d0.abs() + d1.abs()).mul_(1.01 * 8 / 27)
+    # only sub-intervals where the bound of _REACH reaches below low/2 can be flagged (most of a
+    # run is far from G = 0)
+    reach = (d0.abs() + d1.abs()).mul_(_REACH)
     cand = torch.nonzero(reach > low.clamp(min=0.0), as_tuple=True)
     flags = torch.zeros_like(low, dtype=torch.bool)
     if cand[0].numel():
@@ -306,14 +306,14 @@ def _find_dips(system, y_lo, y_hi, g_lo, g_hi, r_lo, r_hi, width, mode, solve, i
 
 def _sub_grid(t: torch.Tensor, event_dt: float):
     """The check grid: each output interval ``[t_i, t_i+1]`` cut into ``k_i = ⌈(t_i+1 − t_i)/event_dt⌉``
-    equal parts. Returns ``(interval, frac, pos)``: for each grid point ``j ≥ 1`` (``(M,)``) the
-    output interval it closes a part of and its fraction of that interval, and the grid index of
-    every output time (``(T,)``)."""
+    equal parts. Returns ``(interval, frac, pos, pieces)``: for each grid point ``j ≥ 1``
+    (``(M,)``) the output interval it closes a part of and its fraction of that interval, the grid
+    index of every output time (``(T,)``), and the grid index ranges of the output intervals."""
     k = [max(1, math.ceil(float(t[i + 1] - t[i]) / event_dt)) for i in range(t.shape[0] - 1)]
     interval = torch.repeat_interleave(torch.arange(len(k), device=t.device), torch.tensor(k, device=t.device))
     frac = torch.cat([torch.arange(1, ki + 1, dtype=t.dtype, device=t.device) / ki for ki in k])
     pos = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(torch.tensor(k), 0)]).to(t.device)
-    return interval, frac, pos
+    return interval, frac, pos, list(zip(pos[:-1].tolist(), pos[1:].tolist()))
 
 
 def _sample_times(t, interval, frac, start):
@@ -325,13 +325,108 @@ def _sample_times(t, interval, frac, start):
     return torch.cat([start[None], torch.maximum(times, start[None])])
 
 
+class _GateWatch:
+    """Event checks at every step :func:`~hopdyn.core.dopri.dopri5` accepts (its
+    :class:`~hopdyn.core.dopri.Watch`), for samples with frozen gates ``mode``.
+
+    ``G`` and ``dG/dt = ∇G·f`` are taken at each accepted state from the evaluation of the
+    field there (the step's last stage, FSAL: ``system.field_gate``), so a check costs no extra
+    softmax. A step whose end is on the wrong side holds a crossing; a step whose cubic Hermite
+    model of ``G`` dips near or past 0 is searched for a short excursion (:func:`_find_dips`).
+    The solver's error control sets the spacing of the checks: the steps that resolve the state
+    resolve ``G`` along it."""
+
+    def __init__(self, system, mode: torch.Tensor, solve):
+        self.system, self.mode, self.solve = system, mode, solve
+        # every gate open (most rounds): the signed gate value σG is G itself
+        self.all_open = bool(mode.all())
+
+    def _mode(self, rows):
+        return self.mode[:1] if self.all_open else self.mode if rows is None else self.mode[rows]
+
+    def field(self, y, rows):
+        f, g, rate = self.system.field_gate(y, 1.0 if self.all_open else self._mode(rows))
+        return f, torch.stack([g, rate], 1)
+
+    def step(self, y, y_new, h, state, state_new, moved, rows):
+        g0, r0, g1, r1 = state[:, 0], state[:, 1], state_new[:, 0], state_new[:, 1]
+        m = self._mode(rows)
+        if not self.all_open:  # the signed gate value σG, > 0 on the frozen gate's side
+            sigma = 2 * m - 1
+            g0, r0, g1, r1 = sigma * g0, sigma * r0, sigma * g1, sigma * r1
+        # a step can hold a crossing (an end at σG < 0) or a dip only where the Hermite bound of
+        # :func:`_dip_flags` reaches below half its lower end: one cheap test for all rows, the
+        # exact ones for the few near the surface
+        cand = (r0.abs() + r1.abs()).mul_(h).mul_(_REACH) >= torch.minimum(g0, g1)
+        cand &= moved
+        if not bool(cand.any()):
+            return None
+        c = cand.nonzero().squeeze(1)
+        m_c = m.expand_as(h)[c]
+        sigma_c = 2 * m_c - 1
+        wrong = _wrong_side(self.system, sigma_c * g1[c], m_c)
+        flags = _dip_flags(torch.stack([g0[c], g1[c]]), (r0[c] * h[c])[None], (r1[c] * h[c])[None])[0] & ~wrong
+        stop = torch.zeros_like(moved)
+        stop[c[wrong]] = True
+        frac, y_stop = torch.ones_like(h), y_new
+        if bool(flags.any()):
+            f = c[flags]
+            dipped, s_w, y_w = _find_dips(
+                self.system, y[f], y_new[f], sigma_c[flags] * g0[f], sigma_c[flags] * g1[f], sigma_c[flags] * r0[f],
+                sigma_c[flags] * r1[f], h[f], m_c[flags], self.solve,
+            )
+            if bool(dipped.any()):
+                hit = f[dipped]
+                stop[hit] = True
+                frac[hit] = s_w[dipped]
+                y_stop = y_new.clone()
+                y_stop[hit] = y_w[dipped]
+        return stop, frac, y_stop
+
+
+def _round_steps(system, y, t, start, mode, solve):
+    """One round of :func:`integrate_events` with per-sample steps: every pending sample solved
+    from its start to the last output time, stopped at its first crossing by :class:`_GateWatch`.
+    Returns ``(states at t (T, P, D), crossed (P,), t_lo, t_hi, y_lo, y_hi)``, the last four for
+    the crossed samples: the bracket of the crossing."""
+    times = torch.maximum(t[:, None], start[None])
+    path, crossed, t_lo, t_hi, y_lo, y_hi = dopri5(
+        _frozen_field(system, mode), y, times, solve["rtol"], solve["atol"], watch=_GateWatch(system, mode, solve)
+    )
+    return path, crossed, t_lo[crossed], t_hi[crossed], y_lo[crossed], y_hi[crossed]
+
+
+def _round_grid(system, y, t, start, mode, g_first, r_first, solve, grid):
+    """One round of :func:`integrate_events` with torchdiffeq (a shared step, and the graph when
+    one is recorded): the pending samples solved over the check grid ``grid`` (from
+    :func:`_sub_grid`), then searched on it (:func:`_search`). Returns as :func:`_round_steps`;
+    ``t_lo`` and ``y_lo`` carry the graph."""
+    interval, frac, pos, pieces = grid
+    when = _sample_times(t, interval, frac, start)  # (M+1, P)
+    path = _advance_grid(system, y, when, mode, solve, pieces)
+    with torch.no_grad():
+        j_event, frac_hi, y_dip, dip, width = _search(system, path.detach(), g_first, r_first, when.detach(), mode, solve)
+    crossed = j_event < interval.shape[0]
+    cols = torch.nonzero(crossed).flatten()
+    j = j_event[cols]
+    t_lo, y_lo = when[j, cols], path[j, cols]
+    with torch.no_grad():
+        y_hi = path[j + 1, cols].detach()
+        if y_dip is not None:
+            y_hi = torch.where(dip[cols][:, None], y_dip[cols], y_hi)
+        t_hi = t_lo.detach() + frac_hi[cols] * width[j, cols]
+    return path[pos], crossed, t_lo, t_hi, y_lo, y_hi
+
+
 def integrate_events(system, y0, t, solve, event_dt, max_switches):
     """Event-located integration of one chunk (see :func:`hopdyn.integrate`).
 
     Each round solves the pending samples with their gates frozen from their start times to
-    the last output time, searches the check grid for each one's first crossing, and keeps the
-    path up to it; samples that cross restart from the located crossing in the next round, the
-    others are done. So a sample that never meets the surface is solved once over the whole span.
+    the last output time and finds each one's first crossing: at every accepted step with
+    per-sample steps (:func:`_round_steps`), on the check grid of spacing ``event_dt``
+    otherwise (:func:`_round_grid`). It keeps the path up to the crossing; samples that cross
+    restart from the located crossing in the next round, the others are done. So a sample that
+    never meets the surface is solved once over the whole span.
 
     Returns (states (T, B, D), switches (B,), switch times (B, S) NaN-padded, n sliding).
     Under ``torch.enable_grad`` with ``y0`` or the network's parameters requiring grad the states
@@ -339,13 +434,11 @@ def integrate_events(system, y0, t, solve, event_dt, max_switches):
     times are returned detached.
     """
     track = torch.is_grad_enabled()
+    stepwise = _per_sample(solve)
+    grid = None if stepwise else _sub_grid(t, event_dt)
     n = y0.shape[0]
     dtype, device = y0.dtype, y0.device
     out = torch.empty((t.shape[0], n, y0.shape[-1]), dtype=dtype, device=device)
-    interval, frac, pos = _sub_grid(t, event_dt)
-    n_grid = interval.shape[0]
-    pieces = list(zip(pos[:-1].tolist(), pos[1:].tolist()))
-    steps = torch.arange(n_grid, device=device)
     # mode, and G and dG/dt at each sample's start under it
     with torch.no_grad():
         mode, g_cur, r_cur = _initial_mode(system, y0.detach())
@@ -360,33 +453,30 @@ def integrate_events(system, y0, t, solve, event_dt, max_switches):
     pending = torch.arange(n, device=device)
     while pending.numel():
         s, m = start[pending], mode[pending]
-        when = _sample_times(t, interval, frac, s)  # (M+1, P)
-        path, slope = _advance(system, y[pending], when, m, solve, pieces)
-        with torch.no_grad():
-            found = _search(system, path.detach(), slope, g_cur[pending], r_cur[pending], when.detach(), m, steps, solve)
-        j_event, frac_hi, y_hi, dip, width = found
-        crossed = j_event < n_grid
-        # outputs from the start on, up to the crossing's sub-interval
-        keep = (t[:, None] >= s.detach()[None]) & (pos[:, None] <= j_event[None])  # (T, P)
-        out[:, pending] = torch.where(keep[..., None], path[pos], out[:, pending])
+        if stepwise:
+            path, crossed, t_lo, t_hi, y_lo, y_hi = _round_steps(system, y[pending], t, s, m, solve)
+        else:
+            path, crossed, t_lo, t_hi, y_lo, y_hi = _round_grid(
+                system, y[pending], t, s, m, g_cur[pending], r_cur[pending], solve, grid
+            )
+        keep = t[:, None] >= s.detach()[None]  # (T, P): outputs from the start on
         if not bool(crossed.any()):
+            out[:, pending] = torch.where(keep[..., None], path, out[:, pending])
             break
         idx = pending[crossed]
-        j = j_event[crossed]
         cols = torch.nonzero(crossed).flatten()
-        t_lo = when[j, cols]
         with torch.no_grad():
-            y_end = path[j + 1, cols].detach()
-            if y_hi is not None:
-                y_end = torch.where(dip[cols][:, None], y_hi[cols], y_end)
-            t_hi = t_lo.detach() + frac_hi[cols] * width[j, cols]
-            t_star, y_star = _locate(system, path[j, cols].detach(), y_end, t_lo.detach(), t_hi, m[cols], solve)
+            t_star, y_star = _locate(system, y_lo.detach(), y_hi, t_lo.detach(), t_hi, m[cols], solve)
             # on the surface: the side is chosen from the sample's own one-sided rates
             g_star, grad = system.G_grad(y_star)
             new_mode, r_star = _surface_mode(system, y_star, grad)
             changed = new_mode != m[cols]
+        # a crossed sample's path holds up to its crossing (the outputs on the frozen field
+        # beyond it are the next round's)
+        keep[:, cols] &= t[:, None] < t_star[None]
+        out[:, pending] = torch.where(keep[..., None], path, out[:, pending])
         if track:
-            t_star_d, y_star = _differentiable_crossing(system, path[j, cols], t_lo, t_star, y_star, m[cols], solve)
+            t_star_d, y_star = _differentiable_crossing(system, y_lo, t_lo, t_star, y_star, m[cols], solve)
         else:
             t_star_d = t_star
         if bool(changed.any()):
@@ -403,7 +493,7 @@ def integrate_events(system, y0, t, solve, event_dt, max_switches):
         g_cur[idx], r_cur[idx] = g_star, r_star
         # more than max_switches crossings in one output interval: sliding (finished with RK4 on
         # the discontinuous field to the interval's end, then on as usual)
-        iv = interval[j]
+        iv = (torch.searchsorted(t, t_star) - 1).clamp_(0, t.shape[0] - 2)
         recent[idx] = torch.where(iv == last_interval[idx], recent[idx] + 1, 1)
         last_interval[idx] = iv
         slide = recent[idx] > max_switches
@@ -420,20 +510,16 @@ def integrate_events(system, y0, t, solve, event_dt, max_switches):
     return out, switches, times, int(sliding.sum())
 
 
-def _search(system, path, slope, g_first, r_first, when, m, steps, solve):
+def _search(system, path, g_first, r_first, when, m, solve):
     """The first crossing (or dip to the wrong side) of each pending sample on its check grid.
 
     ``path``: states at the check times ``when`` (``(M+1, P, D)`` and ``(M+1, P)``) under the
-    frozen gates ``m``; ``slope``: ``dy/dt`` there (None: evaluate the field); ``g_first``,
-    ``r_first``: G and dG/dt at the start. Returns ``(j_event (P,), frac_hi (P,), y_hi, dip,
-    width)``: the first sub-interval holding a crossing (``M`` where none), the fraction of it
-    that brackets the crossing, the dip states (``y_hi``, ``dip``: None where no dip was found)
-    and the sub-interval lengths ``(M, P)``."""
+    frozen gates ``m``; ``g_first``, ``r_first``: G and dG/dt at the start. Returns
+    ``(j_event (P,), frac_hi (P,), y_hi, dip, width)``: the first sub-interval holding a
+    crossing (``M`` where none), the fraction of it that brackets the crossing, the dip states
+    (``y_hi``, ``dip``: None where no dip was found) and the sub-interval lengths ``(M, P)``."""
     n_grid = path.shape[0] - 1
-    if slope is None:
-        G, rate = gate_rates(system, path[1:], m)  # (M, P) each
-    else:
-        G, rate = gate_rates(system, path[1:], slope=slope[1:])
+    G, rate = gate_rates(system, path[1:], m)  # (M, P) each
     G = torch.cat([g_first[None], G])  # (M+1, P)
     rate = torch.cat([r_first[None], rate])
     width = when[1:] - when[:-1]  # (M, P)
@@ -444,6 +530,7 @@ def _search(system, path, slope, g_first, r_first, when, m, steps, solve):
     # the frozen-gate flow, so its values and slopes at the sub-grid points bound them
     sigma = 2 * m - 1
     slope_g = sigma * rate
+    steps = torch.arange(n_grid, device=path.device)
     flags = _dip_flags(sigma * G, slope_g[:-1] * width, slope_g[1:] * width) & (steps[:, None] < j_event) & (width > 0)
     frac_hi = torch.ones_like(g_first)
     y_hi, dip = None, None

@@ -104,6 +104,12 @@ class Lagrangian:
     def activation(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def activation_jvp(self, x: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
+        """The activation's derivative along ``dx``, ``∇²L(x)·dx`` (forward-mode autograd of
+        :meth:`activation`; a subclass may give a closed form). Event location takes ``dG/dt``
+        with it."""
+        return torch.func.jvp(self.activation, (x,), (dx,))[1]
+
     def check_size(self, n: int) -> None:
         """Raise ``ValueError`` if this Lagrangian cannot act on ``n`` neurons (most act on any)."""
 
@@ -140,6 +146,12 @@ class GatedLagrangian(Lagrangian):
             (grad,) = torch.autograd.grad(g.sum(), h_req)
         return g.detach(), grad
 
+    def open_activation_G_grad(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # noqa: N802
+        """``(open_activation(h), G(h), ∂G/∂h)``, detached: the open field and the gate's value
+        and gradient at once (a subclass may share work between them). Event location asks it
+        at the last stage of every solver step."""
+        return self.open_activation(h), *self.G_grad(h)
+
     def gate(self, G: torch.Tensor) -> torch.Tensor:  # noqa: N803
         """``χ(G)``: 1 where ``G ≥ 0`` else 0 (the convention χ(0) = 1)."""
         return (G >= 0).to(G.dtype)
@@ -164,6 +176,9 @@ class Quadratic(Lagrangian):
 
     def activation(self, x: torch.Tensor) -> torch.Tensor:
         return x
+
+    def activation_jvp(self, x: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
+        return dx
 
 
 @dataclass(frozen=True)
@@ -328,6 +343,11 @@ class RecLag(GatedLagrangian):
         """``(G(h), ∂G/∂h = β·softmax(βh))`` (the gradient of eq 13), from one softmax."""
         p, G = self._softmax_G(h.detach())
         return G, p.mul_(self.beta)
+
+    def open_activation_G_grad(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # noqa: N802
+        """``(softmax(βh), G(h), β·softmax(βh))`` from one softmax."""
+        p, G = self._softmax_G(h.detach())
+        return p, G, p * self.beta
 
     def _margin(self, h: torch.Tensor, z_max: torch.Tensor) -> torch.Tensor:
         """How far the fast route to G may be from :meth:`G` (a few ulps of its terms, widely)."""

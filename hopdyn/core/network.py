@@ -117,6 +117,10 @@ class MHN:
     def _hidden(self, v: torch.Tensor) -> torch.Tensor:
         return self.feature.activation(v) @ self.xi_like(v).T
 
+    def _hidden_rate(self, v: torch.Tensor, dv: torch.Tensor) -> torch.Tensor:
+        """``d/dt xi g(v)`` along ``dv/dt = dv``: ``xi ∇²L_V(v) dv``."""
+        return self.feature.activation_jvp(v, dv) @ self.xi_like(v).T
+
     def energy(self, v: ArrayLike, h: ArrayLike | None = None) -> torch.Tensor:
         """Energy, shape ``(...)``.
 

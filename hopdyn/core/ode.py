@@ -24,7 +24,7 @@ import torch
 from .._chunks import chunk_rows, chunks
 from .._validate import ArrayLike, as_tensor, positive, positive_int
 from .dopri import dopri5
-from .events import integrate_events
+from .events import _rowdot, integrate_events
 from .network import MHN
 from .trajectory import Trajectory
 
@@ -78,15 +78,33 @@ class _System:
     def field(self, y: torch.Tensor, mode: torch.Tensor | float | None = None) -> torch.Tensor:
         """The vector field at states ``y`` of shape ``(B, D)`` (``mode``: ``(B,)``, 1.0 or None,
         see :meth:`activation`)."""
+        if self.net.adiabatic:
+            return self._field(y, self.activation(self.net._hidden(y), mode))
+        v, h = self.split(y)
+        return self._field(y, self.activation(h, mode))
+
+    def _field(self, y: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        """The vector field at ``y`` given the memory activation ``f`` there."""
         net = self.net
         if net.adiabatic:
-            f = self.activation(net._hidden(y), mode)
             # (f @ xi − y) / τ_V in one fused call: at small state sizes the solver's cost is
             # per-operation overhead, not arithmetic
             return torch.addmm(y, f, net.xi_like(y), beta=-1.0 / net.tau_v, alpha=1.0 / net.tau_v)
         v, h = self.split(y)
-        dv, dh = net._velocity2(v, h, self.activation(h, mode))
-        return torch.cat([dv, dh], dim=-1)
+        return torch.cat(net._velocity2(v, h, f), dim=-1)
+
+    def field_gate(self, y: torch.Tensor, mode: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(field(y, mode), G(y), dG/dt)`` with the gate frozen at ``mode`` (see :meth:`activation`),
+        from one evaluation of the memory Lagrangian (its ``open_activation_G_grad``), detached."""
+        net = self.net
+        h = net._hidden(y) if net.adiabatic else self.split(y)[1]
+        p, g, grad_h = net.memory.open_activation_G_grad(h)
+        f = self._field(y, p if isinstance(mode, float) else p * mode[..., None])
+        if net.adiabatic:
+            rate_h = net._hidden_rate(y, f)
+        else:
+            rate_h = f[..., self.n_v:]
+        return f, g, _rowdot(grad_h, rate_h)
 
     def G(self, y: torch.Tensor) -> torch.Tensor:  # noqa: N802
         return self.net.memory.G(self.split(y)[1])

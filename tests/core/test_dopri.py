@@ -1,4 +1,6 @@
 """Per-sample Dormand–Prince (hopdyn.core.dopri) and its use by integrate."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -144,24 +146,60 @@ def test_event_location_steps_per_sample_too():
 
 
 
-def test_per_row_times_match_separate_solves_and_the_derivative_is_the_field():
+def test_per_row_times_match_separate_solves():
     xi, v0 = _planar(5, seed=6)
     field = hd.core.ode._System(hd.MHN(xi, memory=hd.LogSumExp(BETA))).field
     # each row its own start; the grid points before it are padded with the start time
     starts = torch.tensor([0.0, 0.7, 1.3, 2.0, 0.2], dtype=torch.float64)
     grid = torch.linspace(0.0, 4.0, 9, dtype=torch.float64)
     times = torch.maximum(grid[:, None], starts[None])  # (T, B): column b is row b's times
-    path, slope = dopri5(lambda y, _r: field(y), v0, times, 1e-9, 1e-11, return_derivative=True)
+    path = dopri5(lambda y, _r: field(y), v0, times, 1e-9, 1e-11)
     for i in range(5):
         later = times[:, i] > starts[i]
         assert torch.equal(path[~later, i], v0[i].expand(int((~later).sum()), -1))
         own = torch.cat([starts[i:i + 1], times[later, i]])
         alone = dopri5(lambda y, _r: field(y), v0[i:i + 1], own, 1e-9, 1e-11)
         torch.testing.assert_close(path[later, i], alone[1:, 0], rtol=0, atol=1e-12)
-    # dy/dt read off the dense output is the field there, to the solver's accuracy
-    exact = field(path.reshape(-1, 2)).view_as(path)
-    torch.testing.assert_close(slope, exact, rtol=0, atol=1e-6)
-    assert (slope - exact).abs().max() > 0  # not evaluated: the interpolant's own derivative
+
+
+class _Threshold:
+    """A watch that stops a row in the step where its first coordinate falls through ``level``
+    (halfway into the step, to check that ``frac`` is honoured), and records every call."""
+
+    def __init__(self, field, level):
+        self.f, self.level, self.calls = field, level, 0
+
+    def field(self, y, rows):
+        return self.f(y, rows), y[:, :1].clone()
+
+    def step(self, y, y_new, h, state, state_new, moved, rows):
+        self.calls += 1
+        assert bool((h[moved] > 0).all())
+        # the watch's states at both ends of the step, from its own field calls
+        assert torch.equal(state[:, 0][moved], y[:, 0][moved])
+        assert torch.equal(state_new[:, 0], y_new[:, 0])
+        stop = moved & (y_new[:, 0] < self.level) & (y[:, 0] >= self.level)
+        return stop, torch.full_like(h, 0.5), 0.5 * (y + y_new)
+
+
+def test_watch_stops_rows_in_the_step_that_crosses_and_leaves_the_rest_alone():
+    # dy/dt = −y: rows starting at 1, 2, 4 fall through 0.5 at t = ln 2, ln 4, ln 8; row 3 starts below
+    v0 = torch.tensor([[1.0], [2.0], [4.0], [0.4]], dtype=torch.float64)
+    t = torch.linspace(0.0, 3.0, 31, dtype=torch.float64)
+    watch = _Threshold(lambda y, _r: -y, 0.5)
+    path, stopped, t_lo, t_hi, y_lo, y_hi = dopri5(lambda y, _r: -y, v0, t, 1e-10, 1e-12, watch=watch)
+    plain = dopri5(lambda y, _r: -y, v0, t, 1e-10, 1e-12)
+    assert watch.calls > 0
+    assert stopped.tolist() == [True, True, True, False]
+    for i, crossing in enumerate([math.log(2), math.log(4), math.log(8)]):
+        assert t_lo[i] < crossing  # the stopping step brackets the crossing
+        step_end = t_lo[i] + 2 * (t_hi[i] - t_lo[i])
+        assert crossing <= step_end
+        torch.testing.assert_close(y_lo[i, 0], v0[i, 0] * torch.exp(-t_lo[i]), rtol=1e-8, atol=0)
+        before = t <= t_lo[i]
+        torch.testing.assert_close(path[before, i], plain[before, i], rtol=0, atol=1e-14)
+    torch.testing.assert_close(path[:, 3], plain[:, 3], rtol=0, atol=1e-14)
+    assert math.isnan(float(t_lo[3]))
 
 
 def test_rows_that_start_at_their_end_are_left_as_they_are():
