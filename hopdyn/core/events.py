@@ -26,6 +26,7 @@ import math
 
 import torch
 
+from .._rows import rowdot
 from .dopri import dopri5
 
 
@@ -34,12 +35,6 @@ def _odeint(*args, **kwargs):
     from torchdiffeq import odeint
 
     return odeint(*args, **kwargs)
-
-
-def _rowdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Row-wise dot product of two ``(B, D)`` tensors (a matrix-vector product: torch's sum over
-    a short last dimension is several times slower)."""
-    return (a * b) @ torch.ones(a.shape[-1], dtype=a.dtype, device=a.device)
 
 
 def gate_rates(system, y: torch.Tensor, *modes: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -53,7 +48,7 @@ def gate_rates(system, y: torch.Tensor, *modes: torch.Tensor) -> tuple[torch.Ten
     with torch.no_grad():
         for mode in modes:
             m = mode.expand(y.shape[:-1]).reshape(-1)
-            out.append(_rowdot(grad, system.field(flat, m)).reshape(y.shape[:-1]))
+            out.append(rowdot(grad, system.field(flat, m)).reshape(y.shape[:-1]))
     return tuple(out)
 
 
@@ -157,7 +152,7 @@ def _locate(system, y_lo, y_hi, t_lo, t_hi, mode, solve, newton_steps: int = 3):
         if not bool(back.any()):
             return t_star, y_star
         f = system.field(y_star, mode)
-        rate = _rowdot(grad, f)
+        rate = rowdot(grad, f)
         # far enough to move G past its rounding scale (G can land on exactly 0, where a step of
         # a few ulps of t leaves the state, and G, unchanged)
         step = (2 * g.abs() + _g_tolerance(y_star, g, grad)) / rate.abs() + 4 * eps * torch.clamp(t_star.abs(), min=1.0)
@@ -173,7 +168,7 @@ def _g_tolerance(y: torch.Tensor, g: torch.Tensor, grad: torch.Tensor) -> torch.
     """Rounding scale of ``G(y)``: where ``|G|`` is below it, the sign of G is a rounding accident
     (a sample computed alone and inside a batch can get different last bits)."""
     eps = torch.finfo(y.dtype).eps
-    return 64 * eps * (1.0 + g.abs() + _rowdot((y * grad).abs(), torch.ones_like(y)))
+    return 64 * eps * (1.0 + g.abs() + rowdot((y * grad).abs(), torch.ones_like(y)))
 
 
 def _surface_mode(system, y: torch.Tensor, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -189,8 +184,8 @@ def _surface_mode(system, y: torch.Tensor, grad: torch.Tensor) -> tuple[torch.Te
     the rest of the batch.
     """
     ones = torch.ones(y.shape[0], dtype=y.dtype, device=y.device)
-    r_open = _rowdot(grad, system.field(y, ones))
-    r_closed = _rowdot(grad, system.field(y, torch.zeros_like(ones)))
+    r_open = rowdot(grad, system.field(y, ones))
+    r_closed = rowdot(grad, system.field(y, torch.zeros_like(ones)))
     closed = (r_open < 0) & (r_closed < 0)
     return torch.where(closed, torch.zeros_like(ones), ones), torch.where(closed, r_closed, r_open)
 
@@ -203,7 +198,7 @@ def _initial_mode(system, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, 
     on = g.abs() <= _g_tolerance(y, g, grad)
     if bool(on.any()):
         mode[on] = _surface_mode(system, y[on], grad[on])[0]
-    return mode, g, _rowdot(grad, system.field(y, mode))
+    return mode, g, rowdot(grad, system.field(y, mode))
 
 
 def _cubic_min(g0, g1, d0, d1):
@@ -275,7 +270,7 @@ def _find_dips(system, y_lo, y_hi, g_lo, g_hi, r_lo, r_hi, width, mode, solve, i
         ys = _advance_by(system, ya[idx], (s - a_i) * width[idx], mode[idx], solve)
         g, grad = system.G_grad(ys)
         m = mode[idx]
-        rs = sigma[idx] * _rowdot(grad, system.field(ys, m)) * width[idx]
+        rs = sigma[idx] * rowdot(grad, system.field(ys, m)) * width[idx]
         gs = sigma[idx] * g
         h00, h10 = (2 * u - 3) * u * u + 1, ((u - 2) * u + 1) * u
         h01, h11 = (3 - 2 * u) * u * u, (u - 1) * u * u

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from .._rows import rowdot
 from .._validate import ArrayLike, as_tensor, positive
 from .lagrangians import GatedLagrangian, Lagrangian, LogSumExp, Quadratic
 
@@ -117,9 +118,12 @@ class MHN:
     def _hidden(self, v: torch.Tensor) -> torch.Tensor:
         return self.feature.activation(v) @ self.xi_like(v).T
 
-    def _hidden_rate(self, v: torch.Tensor, dv: torch.Tensor) -> torch.Tensor:
-        """``d/dt xi g(v)`` along ``dv/dt = dv``: ``xi ∇²L_V(v) dv``."""
-        return self.feature.activation_jvp(v, dv) @ self.xi_like(v).T
+    def _hidden_rate_dot(self, v: torch.Tensor, dv: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``w · d/dt xi g(v)`` per row, along ``dv/dt = dv``: ``(xiᵀ w)·(∇²L_V(v) dv)``. Taken in
+        feature space: ``w`` (a softmax's gradient) may be laid out transposed, which a matmul
+        takes as it is but an elementwise product with a row-major ``(B, N_H)`` crawls (measured,
+        10 000 × 5 float64: 750 µs against 60 µs)."""
+        return rowdot(w @ self.xi_like(v), self.feature.activation_jvp(v, dv))
 
     def energy(self, v: ArrayLike, h: ArrayLike | None = None) -> torch.Tensor:
         """Energy, shape ``(...)``.

@@ -22,9 +22,10 @@ from typing import Any
 import torch
 
 from .._chunks import chunk_rows, chunks
+from .._rows import rowdot
 from .._validate import ArrayLike, as_tensor, positive, positive_int
 from .dopri import dopri5
-from .events import _rowdot, integrate_events
+from .events import integrate_events
 from .network import MHN
 from .trajectory import Trajectory
 
@@ -101,10 +102,8 @@ class _System:
         p, g, grad_h = net.memory.open_activation_G_grad(h)
         f = self._field(y, p if isinstance(mode, float) else p * mode[..., None])
         if net.adiabatic:
-            rate_h = net._hidden_rate(y, f)
-        else:
-            rate_h = f[..., self.n_v:]
-        return f, g, _rowdot(grad_h, rate_h)
+            return f, g, net._hidden_rate_dot(y, f, grad_h)
+        return f, g, rowdot(grad_h, f[..., self.n_v:])
 
     def G(self, y: torch.Tensor) -> torch.Tensor:  # noqa: N802
         return self.net.memory.G(self.split(y)[1])
@@ -155,9 +154,11 @@ def integrate(
     Lagrangian whose activation jumps (a :class:`~hopdyn.GatedLagrangian` with ``has_jump``:
     RecLag, or your own) is integrated with *event location*: each sample's gate is frozen
     (open: the Lagrangian's ``open_activation(h)``, ``softmax(βh)`` for RecLag; closed: 0) so the
-    solver sees a smooth field. After each stretch the gate value ``G`` and its rate
-    ``dG/dt = ∇G·field`` (autograd of the Lagrangian's ``G``) are taken on a sub-grid of spacing
-    ``event_dt``. A sub-interval whose end is on the wrong side holds a crossing; so may one whose
+    solver sees a smooth field. The gate value ``G`` and its rate ``dG/dt = ∇G·field`` are
+    checked at every step the solver accepts (per-sample steps, the default for ``"dopri5"``:
+    taken from the field evaluation that ends each step, at no extra evaluation), or, with a
+    shared step, on a sub-grid of spacing ``event_dt`` after each stretch. A step or
+    sub-interval whose end is on the wrong side holds a crossing; so may one whose
     ends are both on the right side, when ``G`` makes a short excursion across ``G = 0`` and back
     in between (a sign check alone misses these): where the cubic Hermite model of ``G`` in time
     (end values and slopes) has an interior extremum near or beyond ``0``, the extremum is
@@ -224,8 +225,10 @@ def integrate(
             error norm defaults to :func:`per_sample_rms_norm` (each trajectory's error
             controlled as if alone, the step set by the hardest one).
         events: ``"auto"``, ``True`` or ``False`` (see above).
-        event_dt: spacing of the sub-grid on which ``G`` and ``dG/dt`` are checked for
-            crossings and excursions (default ``τ/4`` with τ the smallest time constant).
+        event_dt: with a shared step (torchdiffeq), spacing of the sub-grid on which ``G`` and
+            ``dG/dt`` are checked for crossings and excursions (default ``τ/4`` with τ the
+            smallest time constant); per-sample steps check at every accepted step instead.
+            Also the step of the RK4 fallback for sliding (see above).
         max_switches: located crossings per output interval beyond which a sample counts as
             sliding.
         chunk_size: samples per chunk (bounded memory for very large batches).
