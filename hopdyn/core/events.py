@@ -62,9 +62,15 @@ def _rescaled(system, duration: torch.Tensor, mode: torch.Tensor):
 def _frozen_field(system, mode: torch.Tensor):
     """The field with the gates frozen at ``mode`` in :func:`~hopdyn.core.dopri.dopri5`'s form
     ``field(y, rows)``."""
-    if bool(mode.all()):  # every gate open (most runs, most of the time): no per-row mask
-        return lambda x, _rows: system.field(x, 1.0)
+    uniform = _uniform(mode)
+    if uniform is not None:  # every gate open (most runs, most of the time) or closed: no per-row mask
+        return lambda x, _rows: system.field(x, uniform)
     return lambda x, rows: system.field(x, mode if rows is None else mode[rows])
+
+
+def _uniform(mode: torch.Tensor) -> float | None:
+    """1.0 if every gate in ``mode`` is open, 0.0 if every one is closed, else None."""
+    return 1.0 if bool(mode.all()) else 0.0 if not bool(mode.any()) else None
 
 
 def _per_sample(solve) -> bool:
@@ -333,14 +339,15 @@ class _GateWatch:
 
     def __init__(self, system, mode: torch.Tensor, solve):
         self.system, self.mode, self.solve = system, mode, solve
+        self.uniform = _uniform(mode)
         # every gate open (most rounds): the signed gate value σG is G itself
-        self.all_open = bool(mode.all())
+        self.all_open = self.uniform == 1.0
 
     def _mode(self, rows):
-        return self.mode[:1] if self.all_open else self.mode if rows is None else self.mode[rows]
+        return self.mode[:1] if self.uniform is not None else self.mode if rows is None else self.mode[rows]
 
     def field(self, y, rows):
-        f, g, rate = self.system.field_gate(y, 1.0 if self.all_open else self._mode(rows))
+        f, g, rate = self.system.field_gate(y, self._mode(rows) if self.uniform is None else self.uniform)
         return f, torch.stack([g, rate], 1)
 
     def step(self, y, y_new, h, state, state_new, moved, rows):

@@ -55,6 +55,12 @@ def per_sample_rms_norm(y: torch.Tensor) -> torch.Tensor:
     return mean_sq.max().sqrt()
 
 
+def _frozen(p: torch.Tensor, mode: torch.Tensor) -> torch.Tensor:
+    """The open activation ``p`` (fresh from the Lagrangian) with each row's gate frozen at
+    ``mode``: in place unless autograd needs ``p`` (an allocation less per field evaluation)."""
+    return p * mode[..., None] if p.requires_grad else p.mul_(mode[..., None])
+
+
 class _System:
     """The state vector ``y`` of a network: ``v`` (adiabatic) or ``[v, h]`` (two-variable)."""
 
@@ -68,19 +74,22 @@ class _System:
         return y[..., : self.n_v], y[..., self.n_v:]
 
     def activation(self, h: torch.Tensor, mode: torch.Tensor | float | None) -> torch.Tensor:
-        """``f(h)``; with ``mode`` (0/1 per sample) the gate is frozen at that value; ``mode=1.0``:
-        open for every sample."""
+        """``f(h)``; with ``mode`` (0/1 per sample) the gate is frozen at that value; ``mode=1.0``
+        or ``0.0``: open, or closed, for every sample."""
         if mode is None:
             return self.net.memory.activation(h)
         if isinstance(mode, float):
-            return self.net.memory.open_activation(h)
-        return self.net.memory.open_activation(h) * mode[..., None]
+            return self.net.memory.open_activation(h) if mode else torch.zeros_like(h)
+        return _frozen(self.net.memory.open_activation(h), mode)
 
     def field(self, y: torch.Tensor, mode: torch.Tensor | float | None = None) -> torch.Tensor:
-        """The vector field at states ``y`` of shape ``(B, D)`` (``mode``: ``(B,)``, 1.0 or None,
+        """The vector field at states ``y`` of shape ``(B, D)`` (``mode``: ``(B,)``, 1.0, 0.0 or None,
         see :meth:`activation`)."""
-        if self.net.adiabatic:
-            return self._field(y, self.activation(self.net._hidden(y), mode))
+        net = self.net
+        if net.adiabatic:
+            if isinstance(mode, float) and not mode:  # every gate closed: no softmax to compute
+                return self._field(y, y.new_zeros(y.shape[:-1] + (net.n_memories,)))
+            return self._field(y, self.activation(net._hidden(y), mode))
         v, h = self.split(y)
         return self._field(y, self.activation(h, mode))
 
@@ -100,7 +109,7 @@ class _System:
         net = self.net
         h = net._hidden(y) if net.adiabatic else self.split(y)[1]
         p, g, grad_h = net.memory.open_activation_G_grad(h)
-        f = self._field(y, p if isinstance(mode, float) else p * mode[..., None])
+        f = self._field(y, (p if mode else torch.zeros_like(p)) if isinstance(mode, float) else _frozen(p, mode))
         if net.adiabatic:
             return f, g, net._hidden_rate_dot(y, f, grad_h)
         return f, g, rowdot(grad_h, f[..., self.n_v:])
