@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 from scipy.special import softmax
@@ -223,6 +224,15 @@ def import_cost(quick: bool) -> dict:
             "target": "import hopdyn <= 1.1 x import torch", "ok": ratio <= 1.1}
 
 
+def _softmax_step_longdouble(v: torch.Tensor, xi: torch.Tensor, beta: float) -> np.ndarray:
+    """``softmax(β·v xiᵀ) xi`` in numpy's long double (80-bit on x86): a reference finer than
+    float64."""
+    v_l, xi_l = v.numpy().astype(np.longdouble), xi.numpy().astype(np.longdouble)
+    z = beta * (v_l @ xi_l.T)
+    p = np.exp(z - z.max(-1, keepdims=True))
+    return (p / p.sum(-1, keepdims=True)) @ xi_l
+
+
 # last: after its large AVX matmuls the machine ran small-tensor work (integrate_overhead) up to
 # 1.7x slower for a while, even in a fresh process
 @benchmark("step_throughput")
@@ -245,7 +255,21 @@ def step_throughput(quick: bool) -> dict:
                              "step": lambda v=v, net=net: net._step(v)},
                             repeats=5 if quick else 15)
             ratio = t["roofline"] / t["step"]
-            worst = min(worst, ratio)
+            # exact to the working precision: on 64 rows, no further from an extended-precision
+            # reference (numpy's long double) than the plain softmax route in the same dtype
+            sub = v[:64]
+            ref = _softmax_step_longdouble(sub, xi, beta)
+            scale = float(np.abs(ref).max())
+            err = float(np.abs(net._step(sub).numpy().astype(np.longdouble) - ref).max()) / scale
+            plain = torch.softmax(beta * (sub @ xi.T), -1) @ xi
+            plain = float(np.abs(plain.numpy().astype(np.longdouble) - ref).max()) / scale
+            exact = err <= 2 * plain + 4 * torch.finfo(dtype).eps
+            worst = min(worst, ratio if exact else 0.0)
             cells[f"{str(dtype).removeprefix('torch.')} beta={beta:g}"] = {
-                "step_ms": 1e3 * t["step"], "roofline_ms": 1e3 * t["roofline"], "ratio": ratio, "ok": ratio >= 0.9}
-    return {"cells": cells, "ratio": worst, "target": "throughput ratio >= 0.9 in every cell", "ok": worst >= 0.9}
+                "step_ms": 1e3 * t["step"], "roofline_ms": 1e3 * t["roofline"], "ratio": ratio,
+                "rel_error_vs_longdouble": err, "plain_softmax_rel_error": plain, "exact": exact,
+                "ok": ratio >= 0.9 and exact}
+    return {"cells": cells, "ratio": worst,
+            "target": "throughput ratio >= 0.9 in every cell, each no less exact than the plain softmax route "
+                      "(ratio 0 where not)",
+            "ok": worst >= 0.9}
