@@ -9,8 +9,9 @@ from hopdyn.bench.core import _softmax_step_longdouble
 
 
 def test_paired_ratio_is_the_ratio_within_pairs():
-    ratio = paired_ratio(lambda: time.sleep(0.004), lambda: time.sleep(0.012), repeats=5)
+    ratio, base, other = paired_ratio(lambda: time.sleep(0.004), lambda: time.sleep(0.012), repeats=5)
     assert 2.0 < ratio < 4.0
+    assert 0.004 <= base < other
 
 
 def test_longdouble_reference_agrees_with_float64_and_is_finer():

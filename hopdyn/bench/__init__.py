@@ -58,16 +58,20 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int = 7) -> dict[
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def paired_ratio(base: Callable[[], object], other: Callable[[], object], repeats: int = 15) -> float:
-    """Median over alternating pairs of ``time(other) / time(base)``: each ratio is taken within
-    one pair, so a slow phase of the machine cancels out of it (medians of separate runs
-    swung ±0.2 on a 2-core VM where this swings ±0.03)."""
+def paired_ratio(base: Callable[[], object], other: Callable[[], object], repeats: int = 15) -> tuple[float, float, float]:
+    """``(ratio, base_s, other_s)``: the median over alternating pairs of ``time(other) /
+    time(base)``, and the median time of each. Each ratio is taken within one pair, so a slow
+    phase of the machine cancels out of it (medians of separate runs swung ±0.2 on a 2-core VM
+    where this swings ±0.03)."""
     base(), other()
-    ratios = []
+    ratios, t_base, t_other = [], [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
         base()
         t1 = time.perf_counter()
         other()
-        ratios.append((time.perf_counter() - t1) / (t1 - t0))
-    return statistics.median(ratios)
+        t2 = time.perf_counter()
+        ratios.append((t2 - t1) / (t1 - t0))
+        t_base.append(t1 - t0)
+        t_other.append(t2 - t1)
+    return statistics.median(ratios), statistics.median(t_base), statistics.median(t_other)
