@@ -5,6 +5,7 @@ import dataclasses
 import json
 import math
 import os
+import signal
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,23 +16,44 @@ import numpy as np
 import torch
 
 
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _hold_interrupts() -> set | None:
+    """Block Ctrl-C and SIGTERM in this thread (a signal that arrives is delivered, as a
+    ``KeyboardInterrupt``, once :func:`_release` restores the mask); None where signal masks do
+    not exist."""
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS) if hasattr(signal, "pthread_sigmask") else None
+
+
+def _release(mask: set | None) -> None:
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds,
-    so a failed run never leaves a half-written file behind."""
+    so a failed or interrupted run never leaves a half-written file behind.
+
+    Interrupts are held from the temporary file's creation until its clean-up is armed, and
+    again while it is removed: an interrupt between the two used to leave it behind."""
     path = Path(path)
+    tmp = None
+    mask = _hold_interrupts()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    except OSError as exc:  # name the target, not a temporary file
-        raise OSError(f"cannot write {path} ({exc.strerror or exc})") from exc
-    os.close(fd)
-    tmp = Path(tmp)
-    # mkstemp makes the file private (0600); give it the mode a plain open() would
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o666 & ~umask)
-    try:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+        except OSError as exc:  # name the target, not a temporary file
+            raise OSError(f"cannot write {path} ({exc.strerror or exc})") from exc
+        tmp = Path(name)
+        os.close(fd)
+        # mkstemp makes the file private (0600); give it the mode a plain open() would
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)
+        _release(mask)  # an interrupt held so far is raised here, with the clean-up armed
         yield tmp
         try:
             os.replace(tmp, path)
@@ -39,8 +61,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             raise OSError(f"cannot write {path} ({exc.strerror or exc})") from exc
     finally:
         # also on KeyboardInterrupt (Ctrl-C, and SIGTERM under the CLI): no temporary file stays behind
-        if tmp.exists():
-            tmp.unlink()
+        _hold_interrupts()
+        try:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+        finally:
+            _release(mask)
 
 
 def jsonable(obj: Any) -> Any:
