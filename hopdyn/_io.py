@@ -7,6 +7,7 @@ import math
 import os
 import signal
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,19 +17,36 @@ import numpy as np
 import torch
 
 
-_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _hold_interrupts() -> set | None:
-    """Block Ctrl-C and SIGTERM in this thread (a signal that arrives is delivered, as a
-    ``KeyboardInterrupt``, once :func:`_release` restores the mask); None where signal masks do
-    not exist."""
-    return signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS) if hasattr(signal, "pthread_sigmask") else None
+def _hold_interrupts() -> tuple[dict, list] | None:
+    """Hold Ctrl-C and SIGTERM: until :func:`_release`, one that arrives is only noted. Python
+    runs signal handlers in the main thread only, so elsewhere nothing can interrupt and this
+    returns None. (A signal mask would not do: a process-directed signal goes to any thread not
+    masking it, torch's and pytest-xdist's included.)"""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    noted: list = []
+    previous = {s: signal.signal(s, lambda signum, _frame: noted.append(signum)) for s in _INTERRUPTS}
+    return previous, noted
 
 
-def _release(mask: set | None) -> None:
-    if mask is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+def _release(held: tuple[dict, list] | None) -> None:
+    """Restore the handlers :func:`_hold_interrupts` replaced and act on a signal noted meanwhile
+    as they would have (``KeyboardInterrupt`` under the defaults and the CLI)."""
+    if held is None:
+        return
+    previous, noted = held
+    for s, handler in previous.items():
+        signal.signal(s, handler)
+    if noted:
+        signum = noted[0]
+        handler = previous[signum]
+        if callable(handler):
+            handler(signum, None)
+        elif handler == signal.SIG_DFL:
+            os.kill(os.getpid(), signum)
 
 
 @contextmanager
@@ -37,10 +55,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     so a failed or interrupted run never leaves a half-written file behind.
 
     Interrupts are held from the temporary file's creation until its clean-up is armed, and
-    again while it is removed: an interrupt between the two used to leave it behind."""
+    again while it is removed: one in between used to leave it behind."""
     path = Path(path)
     tmp = None
-    mask = _hold_interrupts()
+    held = _hold_interrupts()
     try:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,7 +71,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod(0o666 & ~umask)
-        _release(mask)  # an interrupt held so far is raised here, with the clean-up armed
+        token, held = held, None
+        _release(token)  # an interrupt held so far is raised here, with the clean-up armed
         yield tmp
         try:
             os.replace(tmp, path)
@@ -61,12 +80,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             raise OSError(f"cannot write {path} ({exc.strerror or exc})") from exc
     finally:
         # also on KeyboardInterrupt (Ctrl-C, and SIGTERM under the CLI): no temporary file stays behind
-        _hold_interrupts()
+        if held is None:
+            held = _hold_interrupts()
         try:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
         finally:
-            _release(mask)
+            _release(held)
 
 
 def jsonable(obj: Any) -> Any:

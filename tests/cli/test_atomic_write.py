@@ -44,3 +44,18 @@ def test_interrupt_while_writing_and_success(tmp_path, sigterm_interrupts):
     with atomic_path(tmp_path / "b.txt") as tmp:
         tmp.write_text("whole")
     assert os.listdir(tmp_path) == ["b.txt"] and (tmp_path / "b.txt").read_text() == "whole"
+
+
+def test_works_off_the_main_thread(tmp_path):
+    # signal handlers cannot be swapped there (nor can an interrupt arrive there)
+    import threading
+
+    def write():
+        with atomic_path(tmp_path / "t.txt") as tmp:
+            tmp.write_text("ok")
+
+    worker = threading.Thread(target=write)
+    worker.start()
+    worker.join()
+    assert (tmp_path / "t.txt").read_text() == "ok"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler or callable(signal.getsignal(signal.SIGINT))
