@@ -54,8 +54,17 @@ def test_works_off_the_main_thread(tmp_path):
         with atomic_path(tmp_path / "t.txt") as tmp:
             tmp.write_text("ok")
 
-    worker = threading.Thread(target=write)
+    errors = []
+    before = signal.getsignal(signal.SIGINT)
+    worker = threading.Thread(target=_record, args=(write, errors))
     worker.start()
     worker.join()
-    assert (tmp_path / "t.txt").read_text() == "ok"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler or callable(signal.getsignal(signal.SIGINT))
+    assert errors == [] and (tmp_path / "t.txt").read_text() == "ok"
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def _record(fn, errors):
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - reported to the test thread
+        errors.append(exc)
