@@ -63,14 +63,21 @@ def _frozen_field(system, mode: torch.Tensor):
     """The field with the gates frozen at ``mode`` in :func:`~hopdyn.core.dopri.dopri5`'s form
     ``field(y, rows)``."""
     uniform = _uniform(mode)
-    if uniform is not None:  # every gate open (most runs, most of the time) or closed: no per-row mask
-        return lambda x, _rows: system.field(x, uniform)
-    return lambda x, rows: system.field(x, mode if rows is None else mode[rows])
+    return lambda x, rows: system.field(x, _rows_mode(mode, uniform, rows))
 
 
 def _uniform(mode: torch.Tensor) -> float | None:
     """1.0 if every gate in ``mode`` is open, 0.0 if every one is closed, else None."""
     return 1.0 if bool(mode.all()) else 0.0 if not bool(mode.any()) else None
+
+
+def _rows_mode(mode: torch.Tensor, uniform: float | None, rows: torch.Tensor | None) -> torch.Tensor | float:
+    """The frozen gates of the rows ``rows`` (None: all) of ``mode``, as the field takes them:
+    the float ``uniform`` when every gate is the same (most runs, most of the time: no per-row
+    mask), else a ``(B,)`` tensor."""
+    if uniform is not None:
+        return uniform
+    return mode if rows is None else mode[rows]
 
 
 def _per_sample(solve) -> bool:
@@ -347,7 +354,7 @@ class _GateWatch:
         return self.mode[:1] if self.uniform is not None else self.mode if rows is None else self.mode[rows]
 
     def field(self, y, rows):
-        f, g, rate = self.system.field_gate(y, self._mode(rows) if self.uniform is None else self.uniform)
+        f, g, rate = self.system.field_gate(y, _rows_mode(self.mode, self.uniform, rows))
         return f, torch.stack([g, rate], 1)
 
     def step(self, y, y_new, h, state, state_new, moved, rows):

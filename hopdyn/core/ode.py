@@ -55,9 +55,12 @@ def per_sample_rms_norm(y: torch.Tensor) -> torch.Tensor:
     return mean_sq.max().sqrt()
 
 
-def _frozen(p: torch.Tensor, mode: torch.Tensor) -> torch.Tensor:
+def _frozen(p: torch.Tensor, mode: torch.Tensor | float) -> torch.Tensor:
     """The open activation ``p`` (fresh from the Lagrangian) with each row's gate frozen at
-    ``mode``: in place unless autograd needs ``p`` (an allocation less per field evaluation)."""
+    ``mode`` (``(B,)``, or 1.0 / 0.0 for every row): in place unless autograd needs ``p`` (an
+    allocation less per field evaluation)."""
+    if isinstance(mode, float):
+        return p if mode else torch.zeros_like(p)
     return p * mode[..., None] if p.requires_grad else p.mul_(mode[..., None])
 
 
@@ -78,8 +81,8 @@ class _System:
         or ``0.0``: open, or closed, for every sample."""
         if mode is None:
             return self.net.memory.activation(h)
-        if isinstance(mode, float):
-            return self.net.memory.open_activation(h) if mode else torch.zeros_like(h)
+        if isinstance(mode, float) and not mode:  # every gate closed: no open activation to compute
+            return torch.zeros_like(h)
         return _frozen(self.net.memory.open_activation(h), mode)
 
     def field(self, y: torch.Tensor, mode: torch.Tensor | float | None = None) -> torch.Tensor:
@@ -109,7 +112,7 @@ class _System:
         net = self.net
         h = net._hidden(y) if net.adiabatic else self.split(y)[1]
         p, g, grad_h = net.memory.open_activation_G_grad(h)
-        f = self._field(y, (p if mode else torch.zeros_like(p)) if isinstance(mode, float) else _frozen(p, mode))
+        f = self._field(y, _frozen(p, mode))
         if net.adiabatic:
             return f, g, net._hidden_rate_dot(y, f, grad_h)
         return f, g, rowdot(grad_h, f[..., self.n_v:])
