@@ -5,9 +5,7 @@ import dataclasses
 import json
 import math
 import os
-import signal
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,37 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-
-_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
-
-
-def _hold_interrupts() -> tuple[dict, list] | None:
-    """Hold Ctrl-C and SIGTERM: until :func:`_release`, one that arrives is only noted. Python
-    runs signal handlers in the main thread only, so elsewhere nothing can interrupt and this
-    returns None. (A signal mask would not do: a process-directed signal goes to any thread not
-    masking it, torch's and pytest-xdist's included.)"""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    noted: list = []
-    previous = {s: signal.signal(s, lambda signum, _frame: noted.append(signum)) for s in _INTERRUPTS}
-    return previous, noted
-
-
-def _release(held: tuple[dict, list] | None) -> None:
-    """Restore the handlers :func:`_hold_interrupts` replaced and act on a signal noted meanwhile
-    as they would have (``KeyboardInterrupt`` under the defaults and the CLI)."""
-    if held is None:
-        return
-    previous, noted = held
-    for s, handler in previous.items():
-        signal.signal(s, handler)
-    if noted:
-        signum = noted[0]
-        handler = previous[signum]
-        if callable(handler):
-            handler(signum, None)
-        elif handler == signal.SIG_DFL:
-            os.kill(os.getpid(), signum)
+from ._interrupts import checkpoint, hold, release
 
 
 @contextmanager
@@ -55,10 +23,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     so a failed or interrupted run never leaves a half-written file behind.
 
     Interrupts are held from the temporary file's creation until its clean-up is armed, and
-    again while it is removed: one in between used to leave it behind."""
+    again while it is removed: one in between used to leave it behind. An interrupt that arrived
+    but was swallowed on its way up (see :mod:`hopdyn._interrupts`) is raised before the file is
+    created and before it is renamed."""
     path = Path(path)
     tmp = None
-    held = _hold_interrupts()
+    checkpoint()
+    held = hold()
     try:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,8 +43,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.umask(umask)
         tmp.chmod(0o666 & ~umask)
         token, held = held, None
-        _release(token)  # an interrupt held so far is raised here, with the clean-up armed
+        release(token)  # an interrupt held so far is raised here, with the clean-up armed
         yield tmp
+        checkpoint()
         try:
             os.replace(tmp, path)
         except OSError as exc:
@@ -81,12 +53,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         # also on KeyboardInterrupt (Ctrl-C, and SIGTERM under the CLI): no temporary file stays behind
         if held is None:
-            held = _hold_interrupts()
+            held = hold()
         try:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
         finally:
-            _release(held)
+            release(held)
 
 
 def jsonable(obj: Any) -> Any:

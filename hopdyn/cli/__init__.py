@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import pickle
-import signal
 import sys
-import threading
 import zipfile
-from contextlib import contextmanager
+
+from .._interrupts import checkpoint, interrupts
 
 #: Subcommand modules in ``hopdyn.cli``.
 COMMANDS = ("simulate", "bench", "figures", "verify", "explore", "mha", "continual", "ahop", "ood", "sweep")
@@ -37,24 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def _sigterm_interrupts():
-    """Turn SIGTERM into KeyboardInterrupt, so that ``finally`` blocks (``atomic_path``'s clean-up
-    of its temporary files) run on a killed run too. Only in the main thread, where handlers live."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _defaults(parser: argparse.ArgumentParser, command: str) -> dict:
     """The parser defaults of one subcommand (``dest -> default``)."""
     for action in parser._actions:
@@ -72,7 +53,7 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     prog = "hopdyn"
     try:
-        with _sigterm_interrupts():
+        with interrupts():
             parser = build_parser()
             args = parser.parse_args(argv)
             prog = f"hopdyn {args.command}"
@@ -80,8 +61,12 @@ def main(argv: list[str] | None = None) -> int:
                 from ._common import check_outputs
 
                 check_outputs(args, _defaults(parser, args.command))
-                return int(args.run(args) or 0)
+                status = int(args.run(args) or 0)
+                # the run finished although an interrupt arrived: some library swallowed it
+                checkpoint()
+                return status
             except INPUT_ERRORS as exc:
+                checkpoint()  # an interrupt that a library turned into another error
                 print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
                 return 2
     except KeyboardInterrupt:
