@@ -41,12 +41,12 @@ def interrupts() -> Iterator[None]:
     if not _main_thread():
         yield
         return
-    _pending = None
+    outer, _pending = _pending, None
     previous = {s: signal.signal(s, _raise) for s in _SIGNALS}
     try:
         yield
     finally:
-        _pending = None
+        _pending = outer
         for s, handler in previous.items():
             signal.signal(s, handler)
 
