@@ -105,10 +105,19 @@ class Lagrangian:
         raise NotImplementedError
 
     def activation_jvp(self, x: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
-        """The activation's derivative along ``dx``, ``∇²L(x)·dx`` (forward-mode autograd of
-        :meth:`activation`; a subclass may give a closed form). Event location takes ``dG/dt``
-        with it."""
-        return torch.func.jvp(self.activation, (x,), (dx,))[1]
+        """The activation's derivative along ``dx``, ``∇²L(x)·dx``, detached (a subclass may give
+        a closed form). Event location takes ``dG/dt`` with it.
+
+        By reverse-mode autograd of :meth:`activation`: ``∇²L`` is symmetric, so its VJP is its
+        JVP, and every op has a backward, where forward mode fails on some (softmax's ``out=``
+        kernel: a LogSumExp feature Lagrangian under RecLag raised ``NotImplementedError``)."""
+        with torch.enable_grad():
+            x_req = x.detach().requires_grad_(True)
+            out = self.activation(x_req)
+            if not out.requires_grad:  # a constant activation
+                return torch.zeros_like(x_req).detach()
+            (jvp,) = torch.autograd.grad(out, x_req, dx.detach(), allow_unused=True, materialize_grads=True)
+        return jvp
 
     def check_size(self, n: int) -> None:
         """Raise ``ValueError`` if this Lagrangian cannot act on ``n`` neurons (most act on any)."""

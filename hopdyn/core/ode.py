@@ -121,18 +121,16 @@ class _System:
         return self.net.memory.G(self.split(y)[1])
 
     def G_grad(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: N802
-        """``G(y)`` and ``∇_y G``, detached: the Lagrangian's ``G_grad`` in ``h``, chained through
-        ``h = xi g(v)`` (autograd of the network's one formula for it) when ``h`` is adiabatic."""
+        """``G(y)`` and ``∇_y G``, detached: the Lagrangian's ``G_grad`` in ``h``, pulled back
+        through ``h = xi g(v)`` (the network's ``_hidden_vjp``) when ``h`` is adiabatic."""
         net = self.net
+        y = y.detach()
         if not net.adiabatic:
             g, grad_h = net.memory.G_grad(y[..., self.n_v:])
             return g, torch.cat([torch.zeros_like(y[..., : self.n_v]), grad_h], dim=-1)
-        with torch.enable_grad():
-            v = y.detach().requires_grad_(True)
-            h = net._hidden(v)
-        g, grad_h = net.memory.G_grad(h.detach())
-        (grad,) = torch.autograd.grad(h, v, grad_h)
-        return g, grad
+        with torch.no_grad():  # the network's parameters may track gradients
+            g, grad_h = net.memory.G_grad(net._hidden(y))
+            return g, net._hidden_vjp(y, grad_h)
 
     def energy(self, y: torch.Tensor) -> torch.Tensor:
         if self.net.adiabatic:
