@@ -1,10 +1,12 @@
 """The page's callbacks: one reducer that turns every user action into a new
 :class:`~hopdyn.explore.state.State` (kept in the URL), one that draws it.
 
-- :func:`reduce`: the URL, the controls, a click on the plane (start a trajectory, add or delete a
-  memory), a zoom or a dragged memory ring, the buttons and an uploaded file → the state (encoded
-  as the URL's query string) and the controls that show it. Bad input keeps the last good state
-  and shows one line in the page.
+- :meth:`Explorer.upload`: a dropped file → its memories, kept on the server under a new source
+  id, which goes to the ``uploaded`` store (or one error line in the page).
+- :meth:`Explorer.reduce`: the URL, the controls, a click on the plane (start a trajectory, add or
+  delete a memory), a zoom or a dragged memory ring, the buttons and the ``uploaded`` store → the
+  state (encoded as the URL's query string), the source of the memories, and the controls that
+  show it. Bad input keeps the last good state and shows one line in the page.
 - :meth:`Explorer.draw`: state → :func:`~hopdyn.explore.view.compute_view` → the figure, the
   status line (what the view took) and the notes of the analyses;
 - :meth:`Explorer.draw_paths`, chained after it: the trajectories from the state's starts
@@ -49,12 +51,36 @@ class Explorer:
         return self.sources.get(source or "", self.sources[""])
 
     # -- the reducer -------------------------------------------------------------------------
-    def reduce(self, search, controls, click, relayout, upload, filename, stored, source):
+    def upload(self, contents: str | None, filename: str | None):
+        """``(uploaded store, error line)`` for a dropped file: its memories are kept under a new
+        source id, which the reducer then switches to.
+
+        A callback of its own, because Dash drops the answer of a callback call that a newer call
+        of the same callback overtakes: when the upload was one of the reducer's inputs, a control
+        echoing its value in the meantime lost the upload (and its error line)."""
+        if contents is None:
+            return no_update, no_update
+        try:
+            xi = read_upload(filename, _b64(contents))
+        except ValueError as exc:
+            return no_update, _line(exc)
+        source = uuid.uuid4().hex[:12]
+        self.sources[source] = (xi, filename)
+        return {"source": source}, ""
+
+    def reduce(self, search, controls, click, relayout, uploaded, stored, source):
         trig = ctx.triggered_id
         try:
             current = decode(stored or "", State()) if stored is not None else decode(search or "", self.default)
         except ValueError:
             current = self.default
+        # the last upload, if the page does not show it yet: whichever call comes first applies it
+        # (the one it triggered may have been overtaken; uploads are the only way to a new source)
+        new_source = uploaded["source"] if uploaded and uploaded.get("source") in self.sources else None
+        if new_source is not None and new_source != source:
+            state = current.with_(memories=None, starts=(), extent=None, pair=(0, 1), u="", v="")
+            query = encode(state)
+            return query, query, new_source, "", controls_of(state)
         xi, _ = self.memories(source)
         try:
             if trig is None or trig == "url":
@@ -67,11 +93,8 @@ class Explorer:
                 state = current.with_(starts=())
             elif trig == "reset":
                 state = current.with_(extent=None)
-            elif trig == "upload":
-                new = read_upload(filename, _b64(upload))
-                source = uuid.uuid4().hex[:12]
-                self.sources[source] = (new, filename)
-                state = current.with_(memories=None, starts=(), extent=None, pair=(0, 1), u="", v="")
+            elif trig == "uploaded":  # already applied (see above)
+                state = None
             else:
                 state = self._from_controls(current, controls)
         except ValueError as exc:
@@ -79,7 +102,7 @@ class Explorer:
             values = controls_of(current) if trig in _CONTROL_IDS else [no_update] * len(CONTROLS)
             return no_update, no_update, no_update, _line(exc), values
         query = encode(state) if state is not None else stored
-        if query == stored and trig != "upload":  # nothing changed (a control echoing its value): no redraw
+        if query == stored:  # nothing changed (a control echoing its value): no redraw
             return no_update, no_update, no_update, no_update, [no_update] * len(CONTROLS)
         return query, query, source, "", controls_of(state)
 
@@ -242,8 +265,8 @@ def register(app: Dash, ex: Explorer) -> None:
     n = len(CONTROLS)
 
     def reducer(search, *args):
-        controls, (click, relayout, _clear, _reset, upload, filename, stored, source) = list(args[:n]), args[n:]
-        query, data, src, error, values = ex.reduce(search, controls, click, relayout, upload, filename, stored, source)
+        controls, (click, relayout, _clear, _reset, uploaded, stored, source) = list(args[:n]), args[n:]
+        query, data, src, error, values = ex.reduce(search, controls, click, relayout, uploaded, stored, source)
         return (query, data, src, error, *values)
 
     app.callback(
@@ -251,9 +274,12 @@ def register(app: Dash, ex: Explorer) -> None:
         *[Output(i, p) for i, p in CONTROLS],
         Input("url", "search"), *[Input(i, p) for i, p in CONTROLS], Input("plane", "clickData"),
         Input("plane", "relayoutData"), Input("clear", "n_clicks"), Input("reset", "n_clicks"),
-        Input("upload", "contents"), DashState("upload", "filename"), DashState("state", "data"),
-        DashState("source", "data"),
+        Input("uploaded", "data"), DashState("state", "data"), DashState("source", "data"),
     )(reducer)
+    app.callback(
+        Output("uploaded", "data"), Output("error", "children", allow_duplicate=True),
+        Input("upload", "contents"), DashState("upload", "filename"), prevent_initial_call=True,
+    )(ex.upload)
     app.callback(
         Output("plane", "figure"), Output("status", "children"), Output("info", "children"),
         Output("beta-text", "children"), Output("gamma-text", "children"), Output("plane", "config"),

@@ -113,6 +113,7 @@ def layout(title: str, n_memories: int, n_features: int, n: int = 200) -> html.D
         dcc.Location(id="url", refresh=False),
         dcc.Store(id="state"),
         dcc.Store(id="source", data=""),
+        dcc.Store(id="uploaded"),
         dcc.Store(id="drawn"),
         dcc.Download(id="download"),
         html.H3(title, style={"margin": "4px 0 6px 0", "fontFamily": "sans-serif"}),

@@ -82,8 +82,9 @@ def load(driver, url):
 
 def settle(driver, quiet=1.0):
     """Wait until no Dash callback has been pending for ``quiet`` seconds: the controls echo the
-    loaded state back through the reducer, and Dash drops the answer of a reducer call (e.g. an
-    upload's error line) that a newer call of the same callback overtakes."""
+    loaded state back through the reducer, so that what a test sees next is its own action's
+    answer. (An upload no longer needs this: it has a callback of its own, and the reducer applies
+    it whichever call comes first, see ``test_an_upload_overtaken_by_a_control_echo_is_still_applied``.)"""
     busy = "return document.querySelector('[data-dash-is-loading=\"true\"]') !== null"
     since = time.time()
     end = since + 60

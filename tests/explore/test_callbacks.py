@@ -54,3 +54,63 @@ def test_controls_build_the_state_and_bad_values_raise(ex):
     for k, bad, msg in [(4, 0.0, "kappa"), (0, None, "β"), (11, None, "grid points")]:
         with pytest.raises(ValueError, match=msg):
             ex._from_controls(State(), controls[:k] + [bad] + controls[k + 1:])
+
+
+def _reduce(ex, trigger, *, controls=None, uploaded=None, stored=None, source=""):
+    """The reducer as Dash calls it, fired by ``trigger`` (``"id.prop"``)."""
+    from contextvars import copy_context
+
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    from hopdyn.explore.layout import controls_of
+
+    def call():
+        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": trigger, "value": None}]))
+        return ex.reduce("", controls if controls is not None else controls_of(State()), None, None, uploaded,
+                         stored, source)
+
+    return copy_context().run(call)
+
+
+def _npy(array) -> str:
+    import base64
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array))
+    return "data:application/octet-stream;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def test_an_upload_overtaken_by_a_control_echo_is_still_applied(ex):
+    # Dash drops the answer of a callback call that a newer call of the same callback overtakes:
+    # the upload's own reducer call may be lost, so the next call, whatever fired it, applies it
+    from hopdyn.explore.state import decode, encode
+
+    stored = encode(State(beta=8.0))
+    uploaded, error = ex.upload(_npy([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]]), "three.npy")
+    assert error == "" and uploaded["source"] in ex.sources
+    assert ex.memories(uploaded["source"])[0].shape == (3, 2)
+    _reduce(ex, "uploaded.data", uploaded=uploaded, stored=stored)  # its answer never arrives
+    query, data, source, error, values = _reduce(ex, "beta.value", uploaded=uploaded, stored=stored)
+    assert source == uploaded["source"] and error == "" and query == data
+    # applied once: the echoes after it change nothing
+    echo = _reduce(ex, "beta.value", controls=values, uploaded=uploaded, stored=data, source=source)
+    assert echo[:4] == (no_update_(),) * 4
+    assert decode(data, State()).beta == 8.0  # the upload kept the other settings
+
+
+def test_a_bad_upload_shows_one_line_and_changes_nothing(ex):
+    uploaded, error = ex.upload(_npy([["a", "b"]]), "bad.npy")
+    assert uploaded is no_update_() and error.startswith("error: ") and "\n" not in error
+    assert ex.upload(None, None) == (no_update_(), no_update_())
+    # a store from another server (an unknown source) is ignored
+    assert _reduce(ex, "uploaded.data", uploaded={"source": "elsewhere"}, stored="")[2] is no_update_()
+
+
+def no_update_():
+    from dash import no_update
+
+    return no_update
