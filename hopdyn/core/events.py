@@ -28,13 +28,7 @@ import torch
 
 from .._rows import rowdot
 from .dopri import dopri5
-
-
-def _odeint(*args, **kwargs):
-    # torchdiffeq imports scipy.integrate (~0.4 s): load it when a solve is first asked for
-    from torchdiffeq import odeint
-
-    return odeint(*args, **kwargs)
+from .shared_step import odeint
 
 
 def gate_rates(system, y: torch.Tensor, *modes: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -99,7 +93,7 @@ def _advance_grid(system, y, times, mode, solve, pieces):
             states.append(y.expand(j1 - j0, -1, -1))
             continue
         grid = torch.linspace(0.0, 1.0, j1 - j0 + 1, dtype=y.dtype, device=y.device)
-        path = _odeint(_rescaled(system, duration, mode), y, grid, **options)
+        path = odeint(_rescaled(system, duration, mode), y, grid, **options)
         states.append(path[1:])
         y = path[-1]
     return torch.cat(states)

@@ -27,6 +27,7 @@ from .._validate import ArrayLike, as_tensor, positive, positive_int
 from .dopri import dopri5
 from .events import integrate_events
 from .network import MHN
+from .shared_step import odeint
 from .trajectory import Trajectory
 
 #: torchdiffeq methods that step on a fixed grid (they never skip over the jump silently:
@@ -311,8 +312,6 @@ def integrate(
     # (the event search runs without a graph, so it steps per sample even when grad is tracked)
     solve_events = dict(solve, per_sample=per_sample)
     per_sample = per_sample and not grad
-    if not use_events and not per_sample:
-        from torchdiffeq import odeint  # imports scipy.integrate: only when a solve is asked for
     with torch.set_grad_enabled(grad):
         for sl in chunks(n, rows, progress, "integrate"):
             if use_events:
@@ -326,6 +325,16 @@ def integrate(
             else:
                 ys[:, sl] = odeint(lambda _t, y: system.field(y), y0[sl], t, **solve)
         energy = system.energy(ys)
+    blown = ~torch.isfinite(ys.detach()).all(-1)  # (T, B); the starts were checked finite
+    if bool(blown.any()):
+        first = int(blown.any(1).nonzero()[0])
+        warnings.warn(
+            f"integrate: {int(blown.any(0).sum())} of {n} trajectories are not finite from t = {float(t[first]):g} "
+            "on: the solution blows up" + (f", or {method}'s fixed step is too large for the field"
+                                            if method in FIXED_GRID_METHODS else ""),
+            RuntimeWarning,
+            stacklevel=2,
+        )
     if sliding:
         warnings.warn(
             f"{sliding} trajectories slide along the switching surface G = 0 (more than {max_switches} gate "

@@ -216,3 +216,28 @@ def test_simulator_bad_input(call, match):
     net = hd.MHN(np.eye(3, 2), memory=hd.RecLag(1.0, 5.0))
     with pytest.raises(ValueError, match=match):
         call(net)
+
+
+# -- a solution that blows up: said plainly on every route ---------------------------------------------
+
+def _blowing_up():
+    # L_V = Σ v³ grows faster than the leak: h = ξ·3v², f = 2h, and v escapes in finite time
+    xi = torch.tensor([[1.0, 0.5], [-0.3, 1.2]], dtype=torch.float64)
+    return hd.MHN(xi, memory=hd.Polynomial(2), feature=hd.Polynomial(3)), torch.tensor([[1.0, 1.0]], dtype=torch.float64)
+
+
+def test_blow_up_on_the_shared_step_route_is_a_clear_runtime_error():
+    net, v0 = _blowing_up()
+    t = torch.linspace(0.0, 3.0, 4, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="step size underflowed.*blows up"):
+        hd.integrate(net, v0.requires_grad_(True), t)  # autograd: torchdiffeq's route
+    with pytest.raises(RuntimeError, match="step size fell below"):
+        hd.integrate(net, v0.detach(), t)  # per-sample steps
+
+
+def test_blow_up_with_a_fixed_step_warns_with_the_time():
+    net, v0 = _blowing_up()
+    t = torch.linspace(0.0, 3.0, 4, dtype=torch.float64)
+    with pytest.warns(RuntimeWarning, match=r"1 of 1 trajectories are not finite from t = 1 on.*rk4's fixed step"):
+        out = hd.integrate(net, v0, t, method="rk4", options=dict(step_size=0.05))
+    assert torch.isfinite(out.v[0]).all() and not torch.isfinite(out.v[-1]).all()
