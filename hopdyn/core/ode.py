@@ -94,8 +94,7 @@ class _System:
             if isinstance(mode, float) and not mode:  # every gate closed: no softmax to compute
                 return self._field(y, y.new_zeros(y.shape[:-1] + (net.n_memories,)))
             return self._field(y, self.activation(net._hidden(y), mode))
-        v, h = self.split(y)
-        return self._field(y, self.activation(h, mode))
+        return self._field(y, self.activation(self.split(y)[1], mode))
 
     def _field(self, y: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
         """The vector field at ``y`` given the memory activation ``f`` there."""

@@ -15,7 +15,8 @@ def _raise_interrupt(signum, frame):
 
 @pytest.fixture
 def sigterm_interrupts():
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # as the CLI does
+    # a handler that raises, as under the CLI (without its sticky note, see hopdyn._interrupts)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     yield
     signal.signal(signal.SIGTERM, previous)
 

@@ -1,5 +1,6 @@
 """The explorer's reducer: clicks, zooms and dragged memories make the next state (no browser)."""
 import pytest
+from dash import no_update
 
 from hopdyn.explore import State
 from hopdyn.explore.callbacks import Explorer
@@ -98,19 +99,13 @@ def test_an_upload_overtaken_by_a_control_echo_is_still_applied(ex):
     assert source == uploaded["source"] and error == "" and query == data
     # applied once: the echoes after it change nothing
     echo = _reduce(ex, "beta.value", controls=values, uploaded=uploaded, stored=data, source=source)
-    assert echo[:4] == (no_update_(),) * 4
+    assert echo[:4] == (no_update,) * 4
     assert decode(data, State()).beta == 8.0  # the upload kept the other settings
 
 
 def test_a_bad_upload_shows_one_line_and_changes_nothing(ex):
     uploaded, error = ex.upload(_npy([["a", "b"]]), "bad.npy")
-    assert uploaded is no_update_() and error.startswith("error: ") and "\n" not in error
-    assert ex.upload(None, None) == (no_update_(), no_update_())
+    assert uploaded is no_update and error.startswith("error: ") and "\n" not in error
+    assert ex.upload(None, None) == (no_update, no_update)
     # a store from another server (an unknown source) is ignored
-    assert _reduce(ex, "uploaded.data", uploaded={"source": "elsewhere"}, stored="")[2] is no_update_()
-
-
-def no_update_():
-    from dash import no_update
-
-    return no_update
+    assert _reduce(ex, "uploaded.data", uploaded={"source": "elsewhere"}, stored="")[2] is no_update
